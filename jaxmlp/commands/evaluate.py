@@ -1,0 +1,43 @@
+"""``jaxmlp evaluate PARAMS.npz``: test accuracy and cost of saved parameters."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser("evaluate", help="test accuracy and cost of a params.npz", description=__doc__)
+    p.add_argument("params", help="a params.npz written by 'jaxmlp train --out'")
+    p.add_argument("--source", default="auto", choices=("auto", "cache", "tfds", "idx", "mirror"), help="MNIST source")
+    p.add_argument("--data-dir", help="folder of IDX files (for --source idx)")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import jaxmlp
+    from jaxmlp.checkpoint import load_params
+
+    params, meta = load_params(args.params)
+    config = config_from_meta(meta, params)
+    data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
+    cost, accuracy = jaxmlp.evaluate(params, data.x_test, data.y_test, config)
+    if args.json:
+        print(json.dumps({"test_accuracy": accuracy, "test_cost": cost, "cost": config.cost, "data_source": data.source}))
+    else:
+        print(f"test accuracy {accuracy:.2%}  test {config.cost} cost {cost:.4f}  ({len(data.y_test)} images)")
+    return 0
+
+
+def config_from_meta(meta: dict[str, Any], params: Any) -> Any:
+    """The ``TrainConfig`` a checkpoint was trained with (activation, output and cost matter here)."""
+    from jaxmlp.model import layer_sizes
+    from jaxmlp.train import TrainConfig
+
+    saved = meta.get("config", {})
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    known = {k: (tuple(v) if k == "sizes" else v) for k, v in saved.items() if k in fields}
+    return TrainConfig(**{**known, "sizes": layer_sizes(params)})

@@ -1,0 +1,66 @@
+"""The costs against explicit NumPy evaluations of their formulas, and one descent step lowering them."""
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp.train import PRESETS, gradient_descent_step
+
+
+@pytest.fixture
+def batch():
+    params = jaxmlp.init_params(jax.random.key(0))
+    x = np.asarray(jax.random.uniform(jax.random.key(1), (8, 784)))
+    y = np.array([3, 0, 9, 1, 4, 4, 7, 2])
+    return params, x, y
+
+
+def outputs_and_targets(params, x, y, output):
+    a = np.asarray(jaxmlp.forward(params, x, output=output), np.float64)
+    t = np.zeros_like(a)
+    t[np.arange(len(y)), y] = 1.0
+    return a, t
+
+
+def test_quadratic_cost_is_the_seed_formula(batch):
+    params, x, y = batch
+    a, t = outputs_and_targets(params, x, y, jax.nn.sigmoid)
+    per_example = [sum((a[n, j] - t[n, j]) ** 2 for j in range(10)) for n in range(len(y))]  # no 1/2
+    assert float(jaxmlp.quadratic_cost(params, x, y)) == pytest.approx(np.mean(per_example), rel=1e-5)
+
+
+def test_cross_entropy_with_softmax_is_the_log_likelihood(batch):
+    params, x, y = batch
+    p, _ = outputs_and_targets(params, x, y, jax.nn.softmax)
+    expected = -np.mean(np.log(p[np.arange(len(y)), y]))
+    assert float(jaxmlp.cross_entropy_cost(params, x, y, output=jax.nn.softmax)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_cross_entropy_with_sigmoid_is_nielsens_binary_form(batch):
+    params, x, y = batch
+    a, t = outputs_and_targets(params, x, y, jax.nn.sigmoid)
+    expected = np.mean(np.sum(-(t * np.log(a) + (1 - t) * np.log(1 - a)), axis=1))
+    assert float(jaxmlp.cross_entropy_cost(params, x, y, output=jax.nn.sigmoid)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_perfect_network_has_zero_quadratic_cost():
+    # Huge weights from a one-hot input make each output saturate exactly at its target.
+    params = [{"w": np.eye(10, dtype=np.float32) * 200 - 100, "b": np.zeros(10, np.float32)}]
+    y = np.arange(10)
+    assert float(jaxmlp.quadratic_cost(params, np.eye(10, dtype=np.float32), y)) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_one_gradient_descent_step_lowers_the_cost(batch):
+    params, x, y = batch
+    before = float(jaxmlp.quadratic_cost(params, x, y))
+    after = float(jaxmlp.quadratic_cost(gradient_descent_step(params, x, y, 0.5, PRESETS["seed"]), x, y))
+    assert after < before
+
+
+def test_gradient_descent_step_is_params_minus_lr_times_grad(batch):
+    params, x, y = batch
+    grads = jax.grad(jaxmlp.quadratic_cost)(params, x, y)
+    stepped = gradient_descent_step(params, x, y, 3.0)
+    for p, g, s in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(stepped)):
+        np.testing.assert_allclose(s, np.asarray(p) - 3.0 * np.asarray(g), rtol=1e-6, atol=1e-7)
