@@ -1,0 +1,155 @@
+"""``jaxmlp inspect PARAMS.npz --out DIR``: pictures of what the network learned, as PNGs and an index.html."""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import os
+from typing import Any
+
+
+def add_parser(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "inspect", help="draw a params.npz's weights, activations and mistakes", description=__doc__
+    )
+    p.add_argument("params", help="a params.npz written by 'jaxmlp train --out'")
+    p.add_argument("--out", required=True, help="folder for the PNGs and index.html")
+    p.add_argument("--image", type=int, default=0, help="test image to follow through the network (index, default 0)")
+    p.add_argument("--seed", type=int, default=0, help="random seed for the noise images")
+    p.add_argument("--source", default="auto", choices=("auto", "cache", "tfds", "idx", "mirror"), help="MNIST source")
+    p.add_argument("--data-dir", help="folder of IDX files (for --source idx)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import jax
+
+    import jaxmlp
+    from jaxmlp import inspect, plots
+    from jaxmlp.checkpoint import load_params
+    from jaxmlp.commands.evaluate import config_from_meta
+
+    params, meta = load_params(args.params)
+    kw = config_from_meta(meta, params).forward_kwargs()
+    data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
+    if not 0 <= args.image < len(data.y_test):
+        raise ValueError(f"--image must be a test image index in 0..{len(data.y_test) - 1}; got {args.image}")
+    x_test = inspect.as_float(data.x_test)
+    out = args.out
+    os.makedirs(out, exist_ok=True)
+    pages: list[tuple[str, str]] = []
+
+    def draw(name: str, explanation: str, figure: Any) -> None:
+        plots.save_figure(figure, os.path.join(out, name))
+        pages.append((name, explanation))
+
+    n_layers = len(params)
+    draw(
+        "weights_layer1.png",
+        "Each first hidden neuron's 784 incoming weights as a 28×28 image: blue pixels excite it, red ones inhibit it.",
+        plots.weight_grid(inspect.first_layer_images(params), title="first hidden layer: incoming weights"),
+    )
+    if n_layers > 2:
+        draw(
+            "weights_layer2.png",
+            "Each second hidden neuron's weighted sum of the first layer's weight images "
+            "(w1 @ w2): the pixel pattern it sees through the first layer, if that layer were linear.",
+            plots.weight_grid(inspect.second_layer_images(params), title="second hidden layer: w1 @ w2"),
+        )
+    for layer in range(1, n_layers + 1):
+        name = "output" if layer == n_layers else f"layer{layer}"
+        kind = "output neuron (digit)" if layer == n_layers else f"neuron of hidden layer {layer}"
+        titles = [f"digit {j}" for j in range(params[-1]["w"].shape[1])] if layer == n_layers else None
+        draw(
+            f"max_input_{name}.png",
+            f"The input in [0, 1] that most excites each {kind}, found by gradient "
+            "ascent on the image from uniform grey with a small penalty on ink (each stretched to its brightest "
+            "pixel).",
+            plots.image_grid(
+                inspect.maximize_layer(params, layer, **kw),
+                titles=titles,
+                stretch=True,
+                title=f"images that most excite each {kind}",
+            ),
+        )
+    x, label = x_test[args.image], int(data.y_test[args.image])
+    draw(
+        "activations.png",
+        f"Test image {args.image} (a {label}) going through the network: each neuron's brightness is its activation.",
+        plots.network_figure(inspect.layer_activations(params, x, **kw), label=label),
+    )
+    noise = inspect.noise_confidence(params, jax.random.key(args.seed), x_test, **kw)
+    draw(
+        "noise_confidence.png",
+        f"The top output on 1,000 images of uniform noise (median {_median(noise.noise):.2f}) "
+        f"vs on the {len(noise.digits)} test digits (median {_median(noise.digits):.2f}).",
+        plots.noise_histogram(noise),
+    )
+    matrix = inspect.confusion_matrix(params, x_test, data.y_test, **kw)
+    draw(
+        "confusion.png",
+        "How often each true digit (row) is answered as each digit (column) on the test set.",
+        plots.confusion_figure(matrix),
+    )
+    wrong = inspect.confident_mistakes(params, x_test, data.y_test, k=16, **kw)
+    draw(
+        "mistakes.png",
+        "The 16 test digits the network gets wrong most confidently: true → answer (top output).",
+        plots.mistakes_gallery(data.x_test[wrong.index], wrong.label, wrong.predicted, wrong.confidence),
+    )
+    history = _history_near(args.params)
+    if history is not None:
+        draw(
+            "curves.png",
+            "Cost and test accuracy after each training epoch (from metrics.json).",
+            plots.training_curves(history),
+        )
+
+    with open(os.path.join(out, "index.html"), "w") as f:
+        f.write(_index_html(args.params, data.name, pages))
+    accuracy = matrix.trace() / matrix.sum()
+    print(f"wrote {len(pages)} pictures and index.html to {out}")
+    print(
+        f"test accuracy {accuracy:.2%}; top output on uniform noise: median {_median(noise.noise):.3f}, "
+        f"on test digits: median {_median(noise.digits):.3f}"
+    )
+    return 0
+
+
+def _median(values: Any) -> float:
+    import numpy as np
+
+    return float(np.median(values))
+
+
+def _history_near(params_path: str) -> dict[str, Any] | None:
+    """The training history in the ``metrics.json`` beside ``params_path``, if there is one."""
+    path = os.path.join(os.path.dirname(os.path.abspath(params_path)), "metrics.json")
+    try:
+        with open(path) as f:
+            history = json.load(f).get("history")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return history if history and history.get("test_accuracy") else None
+
+
+def _index_html(params_path: str, data_name: str, pages: list[tuple[str, str]]) -> str:
+    items = "\n".join(
+        f'<figure><img src="{html.escape(name)}" alt="{html.escape(name)}">'
+        f"<figcaption>{html.escape(text)}</figcaption></figure>"
+        for name, text in pages
+    )
+    title = f"jaxmlp inspect: {html.escape(params_path)}"
+    return f"""<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:1240px;margin:auto}}img{{max-width:100%;border:1px solid #ddd}}
+figure{{margin:2em 0}}figcaption{{font-size:1.1em;margin-top:.4em}}</style></head>
+<body>
+<h1>{title}</h1>
+<p>Pictures of the network's parameters and of its answers on the {html.escape(data_name)} test set.</p>
+{items}
+</body>
+</html>
+"""

@@ -1,0 +1,257 @@
+"""Looking inside a trained network: arrays only (``jaxmlp.plots`` draws them).
+
+Layers are numbered as in ``layer_activations``: 0 is the input image, 1 and 2 the hidden layers of
+784-16-16-10, and ``L = len(params)`` the output layer. Images are ``(784,)`` or ``(n, 784)`` float pixels in
+[0, 1]; uint8 images (as stored in ``Dataset``) are accepted and divided by 255. Every function takes
+``params`` first and the network's ``activation``/``output`` functions as keywords (defaults: sigmoid, as
+``forward``), so it works for any preset.
+
+(The module is ``jaxmlp.inspect``; it never shadows the standard library's ``inspect``, since the package
+uses absolute imports only.)
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxmlp.model import Activation, Params
+
+SIDE = 28  # MNIST images are 28 × 28 = 784 pixels
+
+
+def as_float(x: jax.Array | np.ndarray) -> jax.Array:
+    """Pixels as float32 in [0, 1]: uint8 images are divided by 255, float images are passed through."""
+    x = jnp.asarray(x)
+    return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)
+
+
+def first_layer_images(params: Params) -> jax.Array:
+    """Each first-layer neuron's 784 incoming weights as a 28 × 28 image: ``w1[:, j].reshape(28, 28)``, (n1, 28, 28)."""
+    w = jnp.asarray(params[0]["w"])
+    return w.T.reshape(w.shape[1], SIDE, SIDE)
+
+
+def second_layer_images(params: Params) -> jax.Array:
+    """Each second-layer neuron's weighted combination of the first-layer images, ``(n2, 28, 28)``.
+
+    Image ``k`` is ``sum_j w2[j, k] * first_layer_images[j]``, i.e. ``(w1 @ w2)[:, k]`` reshaped: the pixel pattern
+    that the neuron would see through the first layer if the first layer were linear.
+    """
+    w = jnp.asarray(params[0]["w"]) @ jnp.asarray(params[1]["w"])
+    return w.T.reshape(w.shape[1], SIDE, SIDE)
+
+
+def layer_activations(
+    params: Params, x: jax.Array, *, activation: Activation = jax.nn.sigmoid, output: Activation = jax.nn.sigmoid
+) -> list[jax.Array]:
+    """The activations of every layer ``[a_0 = x, a_1, ..., a_L]``, each ``(n_l,)`` or ``(batch, n_l)`` to match ``x``.
+
+    ``a_l = activation(a_{l-1} @ w_l + b_l)`` for hidden layers and ``output(...)`` for the last, as ``forward``.
+    """
+    a = as_float(x)
+    activations = [a]
+    for i, layer in enumerate(params):
+        f = output if i == len(params) - 1 else activation
+        a = f(a @ layer["w"] + layer["b"])
+        activations.append(a)
+    return activations
+
+
+def _objective(
+    params: Params, x: jax.Array, layer: int, neuron: jax.Array, activation: Activation, output: Activation
+) -> jax.Array:
+    """What gradient ascent maximises for neuron ``neuron`` of layer ``layer`` on one image ``x`` ``(784,)``.
+
+    ``log a`` for neurons bounded in (0, 1) (sigmoid, softmax; tanh via ``log((1 + a) / 2)``): its gradient does
+    not vanish far from the goal and fades once the neuron is saturated, where the penalty then removes ink the
+    neuron does not need. The weighted input ``z`` for unbounded neurons (ReLU, identity); ``a`` grows with ``z``.
+    """
+    a = x
+    for layer_params in params[: layer - 1]:
+        a = activation(a @ layer_params["w"] + layer_params["b"])
+    z = a @ params[layer - 1]["w"] + params[layer - 1]["b"]
+    f = output if layer == len(params) else activation
+    if f is jax.nn.softmax:
+        return jax.nn.log_softmax(z)[neuron]
+    if f is jax.nn.sigmoid:
+        return jax.nn.log_sigmoid(z[neuron])
+    if f is jnp.tanh:
+        return jax.nn.log_sigmoid(2 * z[neuron])  # (1 + tanh z) / 2 = sigmoid(2z)
+    return z[neuron]
+
+
+@functools.partial(jax.jit, static_argnames=("layer", "steps", "activation", "output"))
+def _ascend(
+    params: Params,
+    x0: jax.Array,
+    neuron: jax.Array,
+    lr: jax.Array,
+    penalty: jax.Array,
+    *,
+    layer: int,
+    steps: int,
+    activation: Activation,
+    output: Activation,
+) -> jax.Array:
+    def score(x: jax.Array) -> jax.Array:
+        return _objective(params, x, layer, neuron, activation, output) - penalty * jnp.sum(x**2)
+
+    grad = jax.grad(score)
+
+    def step(t: int, x: jax.Array) -> jax.Array:
+        g = grad(x)
+        g = g / (jnp.sqrt(jnp.mean(g**2)) + 1e-12)  # normalised step: same speed whatever the gradient's scale
+        size = lr * 0.5 * (1 + jnp.cos(jnp.pi * t / steps))  # cosine decay, so the ascent settles
+        return jnp.clip(x + size * g, 0.0, 1.0)  # projection back onto the box [0, 1]^784
+
+    return jax.lax.fori_loop(0, steps, step, x0)
+
+
+def maximize_neuron(
+    params: Params,
+    layer: int,
+    neuron: int,
+    *,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+    x0: jax.Array | None = None,
+    steps: int = 200,
+    lr: float = 0.05,
+    penalty: float = 1e-3,
+) -> jax.Array:
+    """The input ``(784,)`` in [0, 1] that most excites neuron ``neuron`` of layer ``layer`` (1..L), by gradient ascent.
+
+    Maximises ``log a(x) - penalty * |x|^2`` over the input ``x`` (``z(x)`` instead of ``log a`` for ReLU and
+    identity neurons; see ``_objective``) with ``steps`` normalised gradient steps of root-mean-square size ``lr``
+    per pixel (decayed to 0 on a cosine), each followed by clipping to [0, 1]. Starts from ``x0`` (default: uniform
+    grey 0.5). One jitted ``fori_loop``.
+    """
+    if not 1 <= layer <= len(params):
+        raise ValueError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
+    n_out = int(params[layer - 1]["w"].shape[1])
+    if not 0 <= neuron < n_out:
+        raise ValueError(f"layer {layer} has neurons 0..{n_out - 1}; got {neuron}")
+    n_in = int(params[0]["w"].shape[0])
+    x0 = jnp.full((n_in,), 0.5, jnp.float32) if x0 is None else as_float(x0).reshape(n_in)
+    return _ascend(
+        params,
+        x0,
+        jnp.asarray(neuron),
+        jnp.float32(lr),
+        jnp.float32(penalty),
+        layer=layer,
+        steps=steps,
+        activation=activation,
+        output=output,
+    )
+
+
+def maximize_layer(
+    params: Params,
+    layer: int,
+    *,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+    steps: int = 200,
+    lr: float = 0.05,
+    penalty: float = 1e-3,
+) -> jax.Array:
+    """``maximize_neuron`` for every neuron of ``layer`` at once (vmapped), ``(n_layer, 784)``."""
+    if not 1 <= layer <= len(params):
+        raise ValueError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
+    n_in, n_out = int(params[0]["w"].shape[0]), int(params[layer - 1]["w"].shape[1])
+    x0 = jnp.full((n_in,), 0.5, jnp.float32)
+    kwargs = {"layer": layer, "steps": steps, "activation": activation, "output": output}
+    ascend = jax.vmap(lambda j: _ascend(params, x0, j, jnp.float32(lr), jnp.float32(penalty), **kwargs))
+    return ascend(jnp.arange(n_out))
+
+
+def neuron_activation(
+    params: Params,
+    x: jax.Array,
+    layer: int,
+    neuron: int,
+    *,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+) -> jax.Array:
+    """The activation ``a_layer[neuron]`` for image(s) ``x``: ``()`` or ``(batch,)``."""
+    return layer_activations(params, x, activation=activation, output=output)[layer][..., neuron]
+
+
+class NoiseConfidence(NamedTuple):
+    """Top output activation on uniform-noise images next to the same on real digits."""
+
+    noise: np.ndarray  # (n_noise,) max_j a_L[j] for each noise image
+    noise_digit: np.ndarray  # (n_noise,) the digit the network names for each noise image
+    digits: np.ndarray  # (n_digits,) max_j a_L[j] for each real image
+
+
+def top_output(
+    params: Params, x: jax.Array, *, activation: Activation = jax.nn.sigmoid, output: Activation = jax.nn.sigmoid
+) -> jax.Array:
+    """The network's confidence: the largest output activation ``max_j a_L[j]``, ``()`` or ``(batch,)``."""
+    return jnp.max(layer_activations(params, x, activation=activation, output=output)[-1], axis=-1)
+
+
+def noise_confidence(
+    params: Params,
+    key: jax.Array,
+    digits: jax.Array,
+    *,
+    n: int = 1000,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+) -> NoiseConfidence:
+    """How sure the network is on ``n`` uniform-noise images ``U[0, 1]^784`` (drawn with ``key``) vs on ``digits``."""
+    noise = jax.random.uniform(key, (n, int(params[0]["w"].shape[0])), jnp.float32)
+    out = layer_activations(params, noise, activation=activation, output=output)[-1]
+    real = top_output(params, digits, activation=activation, output=output)
+    return NoiseConfidence(np.asarray(out.max(-1)), np.asarray(out.argmax(-1)), np.asarray(real))
+
+
+def confusion_matrix(
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+) -> np.ndarray:
+    """``(k, k)`` int counts, ``C[i, j]`` = number of images with label ``i`` predicted as ``j`` (k = output width)."""
+    k = int(params[-1]["w"].shape[1])
+    predicted = jnp.argmax(layer_activations(params, x, activation=activation, output=output)[-1], axis=-1)
+    counts = jnp.bincount(jnp.asarray(y, jnp.int32) * k + predicted, length=k * k)
+    return np.asarray(counts.reshape(k, k))
+
+
+class Mistakes(NamedTuple):
+    """The most confidently misclassified images, most confident first."""
+
+    index: np.ndarray  # (m,) positions in the given x
+    label: np.ndarray  # (m,) true digits
+    predicted: np.ndarray  # (m,) the network's digits
+    confidence: np.ndarray  # (m,) top output activation
+
+
+def confident_mistakes(
+    params: Params,
+    x: jax.Array,
+    y: jax.Array,
+    *,
+    k: int = 16,
+    activation: Activation = jax.nn.sigmoid,
+    output: Activation = jax.nn.sigmoid,
+) -> Mistakes:
+    """The ``k`` (or fewer) misclassified images of ``x`` with the highest top output activation."""
+    out = np.asarray(layer_activations(params, x, activation=activation, output=output)[-1])
+    y = np.asarray(y)
+    predicted, confidence = out.argmax(-1), out.max(-1)
+    wrong = np.flatnonzero(predicted != y)
+    order = wrong[np.argsort(-confidence[wrong], kind="stable")][:k]
+    return Mistakes(order, y[order], predicted[order], confidence[order])

@@ -1,0 +1,308 @@
+"""Pictures of a network (needs the ``plot`` extra: matplotlib).
+
+Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot, so no global state and no
+display is needed), returns it, and, given ``path``, also saves it as a PNG of exactly ``SIZES[kind]``
+pixels (width, height). ``import jaxmlp`` never imports this module; the arrays come from ``jaxmlp.inspect``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+DPI = 100
+#: Pixel size (width, height) of each saved picture.
+SIZES: dict[str, tuple[int, int]] = {
+    "grid": (900, 960),  # for 16 images (4 rows); see grid_size for other counts
+    "network": (1200, 760),
+    "noise": (1200, 500),
+    "confusion": (760, 700),
+    "mistakes": (1200, 440),
+    "curves": (1100, 450),
+}
+DIVERGING = "RdBu"  # negative weights red, positive blue, zero white
+
+
+def grid_size(n: int) -> tuple[int, int]:
+    """Pixel size of a ``weight_grid``/``image_grid`` of ``n`` images: 900 wide, 60 + 225 per row high."""
+    rows, _ = _grid_shape(n)
+    return SIZES["grid"][0], 60 + 225 * rows
+
+
+def _figure(kind: str, size: tuple[int, int] | None = None) -> Figure:
+    width, height = size or SIZES[kind]
+    return Figure(figsize=(width / DPI, height / DPI), dpi=DPI, layout="constrained", facecolor="white")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike) -> str:
+    """Write ``fig`` as a PNG at ``DPI`` (so its pixel size is ``figsize * DPI``); returns the path."""
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=DPI, format="png", facecolor="white")
+    return path
+
+
+def _finish(fig: Figure, path: str | os.PathLike | None) -> Figure:
+    if path is not None:
+        save_figure(fig, path)
+    return fig
+
+
+def _grid_shape(n: int, ncols: int | None = None) -> tuple[int, int]:
+    if ncols is None:
+        ncols = math.ceil(math.sqrt(n))
+        if n % ncols and n % (ncols + 1) == 0:  # 10 images: 2 × 5 rather than 3 × 4 with gaps
+            ncols += 1
+    return math.ceil(n / ncols), ncols
+
+
+def weight_grid(
+    images: Any,
+    *,
+    title: str = "first-layer weights",
+    titles: Sequence[str] | None = None,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """``(n, 28, 28)`` signed images (weights) in a grid, diverging colours centred at 0: blue > 0 > red.
+
+    All panels share one symmetric scale ``[-m, m]`` with ``m = max |image|``, shown by the colourbar.
+    """
+    images = np.asarray(images, np.float32)
+    limit = float(np.max(np.abs(images))) or 1.0
+    return _grid(images, title, titles, path, cmap=DIVERGING, vmin=-limit, vmax=limit, label="weight")
+
+
+def image_grid(
+    images: Any,
+    *,
+    title: str = "",
+    titles: Sequence[str] | None = None,
+    stretch: bool = False,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """``(n, 784)`` or ``(n, 28, 28)`` pixel images in [0, 1] in a grid, ink white on black as in MNIST.
+
+    ``stretch=True`` divides each image by its brightest pixel (shown in its title) so faint patterns show.
+    """
+    images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+    titles = list(titles) if titles is not None else [f"neuron {i}" for i in range(len(images))]
+    label = "pixel intensity"
+    if stretch:
+        peaks = images.reshape(len(images), -1).max(axis=1)
+        images = images / np.where(peaks > 0, peaks, 1.0)[:, None, None]
+        titles = [f"{t} (max {p:.2f})" for t, p in zip(titles, peaks, strict=True)]
+        label = "pixel intensity / the image's max"
+    return _grid(images, title, titles, path, cmap="gray", vmin=0.0, vmax=1.0, label=label)
+
+
+def _grid(images, title, titles, path, *, cmap, vmin, vmax, label) -> Figure:
+    fig = _figure("grid", grid_size(len(images)))
+    rows, cols = _grid_shape(len(images))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    shown = None
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            shown = ax.imshow(images[i], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+            ax.set_title(titles[i] if titles is not None else f"neuron {i}", fontsize=10)
+    if shown is not None:
+        fig.colorbar(shown, ax=axes, shrink=0.6, label=label)
+    fig.suptitle(title, fontsize=14)
+    return _finish(fig, path)
+
+
+def network_figure(
+    activations: Sequence[Any],
+    *,
+    label: int | None = None,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """One digit going through the network: the image ``a_0`` (784 pixels), then each layer's neurons.
+
+    ``activations`` is ``[a_0 (784,), a_1, ..., a_L]`` from ``jaxmlp.inspect.layer_activations`` for one image.
+    A neuron's brightness is its activation (scaled to the largest in its layer when that exceeds 1);
+    the output neurons are labelled with their digit, the network's answer highlighted.
+    """
+    acts = [np.asarray(a, np.float32).reshape(-1) for a in activations]
+    fig = _figure("network")
+    image_ax, net_ax = fig.subplots(1, 2, width_ratios=[1, 2.6])
+    image_ax.imshow(acts[0].reshape(28, 28), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    image_ax.set_axis_off()
+    image_ax.set_title(f"input: {acts[0].size} pixels" + (f" (label {label})" if label is not None else ""))
+
+    layers = acts[1:]
+    tallest = max(len(a) for a in layers)
+    xs = np.arange(len(layers), dtype=float)
+    ys = [np.linspace(0, tallest - 1, len(a)) if len(a) > 1 else np.array([(tallest - 1) / 2]) for a in layers]
+    ys = [tallest - 1 - y for y in ys]  # neuron 0 at the top
+    for i in range(len(layers) - 1):  # faint connections between consecutive layers
+        for y0 in ys[i]:
+            for y1 in ys[i + 1]:
+                net_ax.plot([xs[i], xs[i + 1]], [y0, y1], color="0.85", lw=0.3, zorder=0)
+    answer = int(np.argmax(layers[-1]))
+    for i, (a, y) in enumerate(zip(layers, ys, strict=True)):
+        scale = max(1.0, float(np.max(a)))
+        brightness = np.clip(a / scale, 0, 1)
+        net_ax.scatter(
+            np.full(len(a), xs[i]),
+            y,
+            s=260,
+            c=brightness,
+            cmap="gray",
+            vmin=0,
+            vmax=1,
+            edgecolors="0.3",
+            linewidths=0.8,
+            zorder=2,
+        )
+        last = i == len(layers) - 1
+        for j, (value, yj) in enumerate(zip(a, y, strict=True)):
+            text = f"{j}: {value:.2f}" if last else f"{value:.2f}"
+            style = {"fontweight": "bold", "color": "tab:blue"} if last and j == answer else {"color": "0.2"}
+            net_ax.text(xs[i] + 0.09, yj, text, va="center", fontsize=9 if last else 7, **style)
+        kind = "output" if last else f"hidden layer {i + 1}"
+        net_ax.text(xs[i], tallest - 0.2, f"{kind}\n{len(a)} neurons", ha="center", va="bottom", fontsize=10)
+    net_ax.set_xlim(-0.3, xs[-1] + 0.5)
+    net_ax.set_ylim(-0.8, tallest + 1.2)
+    net_ax.set_axis_off()
+    sizes = " → ".join(str(a.size) for a in acts)
+    fig.suptitle(f"{sizes}: the network answers {answer} (brightness = activation)", fontsize=14)
+    return _finish(fig, path)
+
+
+def noise_histogram(result: Any, *, path: str | os.PathLike | None = None) -> Figure:
+    """Top output activation on uniform-noise images vs real test digits, plus which digit noise is called.
+
+    ``result`` is a ``jaxmlp.inspect.NoiseConfidence`` (fields ``noise``, ``noise_digit``, ``digits``).
+    """
+    noise, digits = np.asarray(result.noise), np.asarray(result.digits)
+    named = np.asarray(result.noise_digit)
+    fig = _figure("noise")
+    hist_ax, bar_ax = fig.subplots(1, 2, width_ratios=[2, 1])
+    lo, hi = min(noise.min(), digits.min(), 0.0), max(noise.max(), digits.max(), 1.0)
+    bins = np.linspace(lo, hi, 41)
+    for values, name, color in ((digits, "test digits", "tab:blue"), (noise, "uniform noise", "tab:red")):
+        weights = np.full(values.shape, 100.0 / max(len(values), 1))
+        hist_ax.hist(
+            values,
+            bins=bins,
+            weights=weights,
+            alpha=0.6,
+            color=color,
+            label=f"{name} ({len(values)}): median {np.median(values):.2f}",
+        )
+    hist_ax.set_xlabel("top output activation (the network's confidence)")
+    hist_ax.set_ylabel("% of images")
+    hist_ax.legend(loc="upper center")
+    hist_ax.set_title("how sure is the network?")
+    counts = np.bincount(named, minlength=10)
+    bar_ax.bar(np.arange(len(counts)), counts, color="tab:red", alpha=0.7)
+    bar_ax.set_xticks(np.arange(len(counts)))
+    bar_ax.set_xlabel("digit named")
+    bar_ax.set_ylabel("noise images")
+    bar_ax.set_title("what it calls the noise")
+    return _finish(fig, path)
+
+
+def confusion_figure(matrix: Any, *, path: str | os.PathLike | None = None) -> Figure:
+    """The ``(10, 10)`` confusion matrix (rows: true digit, columns: predicted), counts written in each cell.
+
+    Colours are on a log scale so that the few mistakes show next to the ~1,000 correct ones per digit.
+    """
+    matrix = np.asarray(matrix)
+    k = matrix.shape[0]
+    fig = _figure("confusion")
+    ax = fig.subplots()
+    shown = ax.imshow(np.ma.masked_equal(matrix, 0), cmap="Blues", norm=LogNorm(vmin=1, vmax=max(matrix.max(), 2)))
+    for i in range(k):
+        for j in range(k):
+            if matrix[i, j]:
+                dark = matrix[i, j] > np.sqrt(matrix.max())
+                ax.text(
+                    j,
+                    i,
+                    str(matrix[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if dark else "black",
+                    fontweight="bold" if i == j else "normal",
+                )
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    accuracy = np.trace(matrix) / max(matrix.sum(), 1)
+    ax.set_title(f"confusion matrix: {matrix.sum()} test images, {accuracy:.2%} on the diagonal")
+    fig.colorbar(shown, ax=ax, shrink=0.8, label="images (log scale)")
+    return _finish(fig, path)
+
+
+def mistakes_gallery(
+    images: Any,
+    label: Any,
+    predicted: Any,
+    confidence: Any,
+    *,
+    path: str | os.PathLike | None = None,
+) -> Figure:
+    """Misclassified digits (``(m, 784)`` in [0, 1] or uint8), each titled "true → predicted (confidence)"."""
+    images = np.asarray(images, np.float32).reshape(-1, 28, 28)
+    if images.size and images.max() > 1:
+        images = images / 255.0
+    fig = _figure("mistakes")
+    n = max(len(images), 1)
+    cols = min(n, 8)
+    axes = fig.subplots(math.ceil(n / cols), cols, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if i < len(images):
+            ax.imshow(images[i], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_title(f"{label[i]} → {predicted[i]} ({confidence[i]:.2f})", fontsize=11, color="tab:red")
+    fig.suptitle("most confident mistakes: true digit → network's answer (its top output)", fontsize=14)
+    return _finish(fig, path)
+
+
+def training_curves(history: Any, *, path: str | os.PathLike | None = None) -> Figure:
+    """Cost and test accuracy per epoch from a ``History``, its dict or a metrics.json object.
+
+    Uses the lists ``train_cost`` (optional), ``test_cost`` and ``test_accuracy``, one value per epoch.
+    """
+    h = history if isinstance(history, dict) else history.to_dict() if hasattr(history, "to_dict") else vars(history)
+    if "history" in h:  # a metrics.json object
+        h = h["history"]
+    fig = _figure("curves")
+    cost_ax, acc_ax = fig.subplots(1, 2)
+    epochs = np.arange(1, len(h["test_accuracy"]) + 1)
+    if h.get("train_cost"):
+        cost_ax.plot(epochs, h["train_cost"], "o-", ms=3, label="training (mean over the epoch's steps)")
+    cost_ax.plot(epochs, h["test_cost"], "o-", ms=3, label="test (after the epoch)")
+    cost_ax.set_xlabel("epoch")
+    cost_ax.set_ylabel("cost")
+    cost_ax.set_title("cost")
+    cost_ax.legend()
+    accuracy = 100 * np.asarray(h["test_accuracy"], np.float64)
+    acc_ax.plot(epochs, accuracy, "o-", ms=3, color="tab:green")
+    acc_ax.set_xlabel("epoch")
+    acc_ax.set_ylabel("test accuracy (%)")
+    acc_ax.set_title(f"test accuracy: {accuracy[-1]:.2f}% after {len(epochs)} epochs" if len(epochs) else "")
+    for ax in (cost_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    return _finish(fig, path)
+
+
+def save_training_plots(out_dir: str | os.PathLike, params: Any, history: Any) -> list[str]:
+    """``curves.png`` and ``weights_layer1.png`` in ``out_dir`` (what ``jaxmlp train --plots`` writes)."""
+    from jaxmlp.inspect import first_layer_images
+
+    curves = os.path.join(out_dir, "curves.png")
+    weights = os.path.join(out_dir, "weights_layer1.png")
+    training_curves(history, path=curves)
+    weight_grid(first_layer_images(params), title="first hidden layer: each neuron's 784 weights", path=weights)
+    return [curves, weights]
