@@ -11,6 +11,7 @@ Conventions, kept everywhere (the NumPy reference included):
 
 from jaxmlp.costs import COSTS, cross_entropy_cost, quadratic_cost
 from jaxmlp.data import Dataset, load_mnist, to_float
+from jaxmlp.ensemble import EnsembleResult, fit_ensemble
 from jaxmlp.model import (
     ACTIVATIONS,
     OUTPUTS,
@@ -22,6 +23,7 @@ from jaxmlp.model import (
     num_params,
     predict,
 )
+from jaxmlp.parallel import data_mesh, initialize_distributed
 from jaxmlp.train import PRESETS, History, TrainConfig, evaluate, fit, make_optimizer
 
 __version__ = "0.1.0"
@@ -33,14 +35,18 @@ __all__ = [
     "PRESETS",
     "SEED_SIZES",
     "Dataset",
+    "EnsembleResult",
     "History",
     "TrainConfig",
     "accuracy",
     "cross_entropy_cost",
+    "data_mesh",
     "evaluate",
     "fit",
+    "fit_ensemble",
     "forward",
     "init_params",
+    "initialize_distributed",
     "layer_sizes",
     "load_mnist",
     "make_optimizer",

@@ -10,18 +10,24 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
-COMMANDS = ("train", "evaluate", "gradcheck")
+COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict")
 
 
 class UsageError(Exception):
     """A bad command-line argument: reported in one line with exit code 2."""
 
 
+class _Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line on stderr (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="jaxmlp", description="The 784-16-16-10 handwritten-digit network, in JAX."
-    )
+    parser = _Parser(prog="jaxmlp", description="The 784-16-16-10 handwritten-digit network, in JAX.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"jaxmlp.commands.{name}").add_parser(subparsers)
@@ -31,13 +37,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; bad input of any kind exits with code 2 and one line on stderr."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:  # --help (0) or a bad flag (2, already reported in one line)
+        return exit_.code if isinstance(exit_.code, int) else 2
     try:
         return int(args.run(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C outside training (which saves and reports it itself)
+        print(f"jaxmlp {args.command}: interrupted", file=sys.stderr)
+        return 130
     except (UsageError, ValueError, TypeError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"jaxmlp {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except RuntimeError as error:
+        reasons = getattr(error, "reasons", None)  # jaxmlp.data.MNISTUnavailableError: no source had the data
+        if type(error).__name__ != "MNISTUnavailableError" or not reasons:
+            raise
+        tried = "; ".join(f"{source}: {' '.join(str(why).split())}" for source, why in reasons)
+        message = f"could not load the data ({tried}); expected --data-dir or $JAXMLP_DATA_DIR with the IDX files"
+    print(f"jaxmlp {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.grads import cost_function, grad, per_example_grads
+from jaxmlp.validate import check_images, check_labels, check_params
 
 __all__ = ["DEFAULT_TOLERANCES", "GradientReport", "LeafCheck", "check_gradients", "per_example_grads"]
 
@@ -171,6 +172,11 @@ def check_gradients(
         raise ValueError(f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}")
     if fd_mode not in FD_MODES:
         raise ValueError(f"fd_mode must be one of {', '.join(FD_MODES)}; got {fd_mode!r}")
+    if not callable(grad_fn):
+        raise TypeError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
+    sizes = check_params(list(params))
+    x = check_images(np.asarray(x) if isinstance(x, list) else x, "x", n_in=sizes[0], allow_uint8=False)
+    y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y")
     np_params = [{name: np.asarray(layer[name]) for name in LEAVES} for layer in params]
     dtype = np.result_type(*(leaf for layer in np_params for leaf in layer.values()))
     if tolerance is None:

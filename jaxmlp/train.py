@@ -82,10 +82,11 @@ class TrainConfig:
 
 
 #: ``seed``: the article's network and method (sigmoid, quadratic cost, the plain rule ``p - lr * grad``
-#: on minibatches) with a cosine learning-rate decay and random ±1-pixel shifts.
-#: ``best``: the same 13,002 parameters trained with ReLU, softmax cross-entropy and AdamW.
+#: on minibatches of 10, Nielsen's N(0, 1) start) with a cosine learning-rate decay and random ±1-pixel shifts.
+#: ``best``: the same 13,002 parameters trained with ReLU, softmax cross-entropy (label smoothing 0.05),
+#: AdamW with a warm-up + cosine schedule, and ±1-pixel shifts.
 PRESETS: dict[str, TrainConfig] = {
-    "seed": TrainConfig(lr=3.0, schedule="cosine", batch_size=10, epochs=30, shift=1),
+    "seed": TrainConfig(lr=1.0, schedule="cosine", batch_size=10, epochs=40, shift=1),
     "best": TrainConfig(
         activation="relu",
         output="softmax",
@@ -95,8 +96,8 @@ PRESETS: dict[str, TrainConfig] = {
         lr=5e-3,
         schedule="warmup-cosine",
         batch_size=64,
-        epochs=40,
-        shift=2,
+        epochs=60,
+        shift=1,
         label_smoothing=0.05,
         weight_decay=1e-4,
     ),
@@ -175,10 +176,14 @@ def gradient_descent_step(
 def random_shift(key: jax.Array, images: jax.Array, max_shift: int) -> jax.Array:
     """Each ``(n, 784)`` image moved by its own random offset in ``[-max_shift, max_shift]`` pixels, zero-filled."""
     n = images.shape[0]
-    padded = jnp.pad(images.reshape(n, 28, 28), ((0, 0), (max_shift, max_shift), (max_shift, max_shift)))
-    offsets = jax.random.randint(key, (n, 2), 0, 2 * max_shift + 1)
-    crop = jax.vmap(lambda image, o: jax.lax.dynamic_slice(image, (o[0], o[1]), (28, 28)))
-    return crop(padded, offsets).reshape(n, 784)
+    offsets = jax.random.randint(key, (n, 2), 0, 2 * max_shift + 1) - max_shift
+    # Output pixel (r, c) comes from (r + dr, c + dc) of the same image, or is 0 when that falls outside: one
+    # elementwise gather, about 2x faster on CPU than padding and a vmapped dynamic_slice (same offsets, same output).
+    rows = jnp.arange(28)[None, :, None] + offsets[:, 0, None, None]
+    cols = jnp.arange(28)[None, None, :] + offsets[:, 1, None, None]
+    inside = ((rows >= 0) & (rows < 28) & (cols >= 0) & (cols < 28)).reshape(n, 784)
+    source = (jnp.clip(rows, 0, 27) * 28 + jnp.clip(cols, 0, 27)).reshape(n, 784)
+    return jnp.where(inside, jnp.take_along_axis(images, source, axis=1), 0).astype(images.dtype)
 
 
 def _training_cost(config: TrainConfig) -> Callable[..., jax.Array]:
@@ -271,6 +276,7 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
             os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "jaxmlp"
         )
         path = os.path.join(base, "xla")
+    os.makedirs(path, exist_ok=True)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.1)
     return path
@@ -363,8 +369,8 @@ def fit(
                 history,
             )
         state = new_state._replace(epoch=state.epoch + 1)
-        test_cost, test_accuracy = evaluate(state.params if mesh is None else jax.device_get(state.params),
-                                            x_test, y_test, config)
+        eval_params = state.params if mesh is None else jax.device_get(state.params)
+        test_cost, test_accuracy = evaluate(eval_params, x_test, y_test, config)
         history.train_cost.append(float(step_costs.mean()))
         history.test_cost.append(test_cost)
         history.test_accuracy.append(test_accuracy)
@@ -372,4 +378,3 @@ def fit(
         if on_epoch is not None:
             on_epoch(state, history)
     return state.params, history
-

@@ -62,5 +62,5 @@ def test_gradient_descent_step_is_params_minus_lr_times_grad(batch):
     params, x, y = batch
     grads = jax.grad(jaxmlp.quadratic_cost)(params, x, y)
     stepped = gradient_descent_step(params, x, y, 3.0)
-    for p, g, s in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(stepped)):
+    for p, g, s in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(stepped), strict=True):
         np.testing.assert_allclose(s, np.asarray(p) - 3.0 * np.asarray(g), rtol=1e-6, atol=1e-7)

@@ -43,7 +43,7 @@ def test_initial_weights_have_the_documented_spread(init, weight_std, bias_std):
 def test_same_key_gives_identical_params_and_another_key_differs():
     a, b = jaxmlp.init_params(jax.random.key(7)), jaxmlp.init_params(jax.random.key(7))
     c = jaxmlp.init_params(jax.random.key(8))
-    assert all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+    assert all(np.array_equal(u, v) for u, v in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
     assert not np.array_equal(a[0]["w"], c[0]["w"])
 
 

@@ -25,7 +25,7 @@ def test_full_batch_epoch_is_one_step_of_the_plain_rule_on_every_example(small):
     trained, _ = jaxmlp.fit(small, config)
     start = init_state(config).params
     expected = gradient_descent_step(start, jaxmlp.to_float(small.x_train), small.y_train, 2.0, config)
-    for got, want in zip(leaves(trained), leaves(expected)):
+    for got, want in zip(leaves(trained), leaves(expected), strict=True):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
@@ -34,7 +34,7 @@ def test_same_seed_gives_identical_params_and_another_seed_does_not(small):
     a, _ = jaxmlp.fit(small, config)
     b, _ = jaxmlp.fit(small, config)
     c, _ = jaxmlp.fit(small, config, seed=1)
-    assert all(np.array_equal(u, v) for u, v in zip(leaves(a), leaves(b)))
+    assert all(np.array_equal(u, v) for u, v in zip(leaves(a), leaves(b), strict=True))
     assert not np.array_equal(leaves(a)[0], leaves(c)[0])
 
 
@@ -69,12 +69,12 @@ def test_resuming_from_an_epoch_state_equals_training_straight_through(small):
     straight, _ = jaxmlp.fit(small, config, on_epoch=lambda state, h: states.append(state))
     resumed, history = jaxmlp.fit(small, config, state=states[0])
     assert len(history.epoch_seconds) == 2
-    assert all(np.array_equal(u, v) for u, v in zip(leaves(straight), leaves(resumed)))
+    assert all(np.array_equal(u, v) for u, v in zip(leaves(straight), leaves(resumed), strict=True))
 
 
 @pytest.mark.slow
 def test_bounded_training_on_real_mnist_beats_90_percent(mnist):
     params, history = jaxmlp.fit(mnist, PRESETS["best"], epochs=3)
     assert history.test_accuracy[-1] > 0.90
-    cost, accuracy = jaxmlp.evaluate(params, mnist.x_test, mnist.y_test, PRESETS["best"])
+    _, accuracy = jaxmlp.evaluate(params, mnist.x_test, mnist.y_test, PRESETS["best"])
     assert accuracy == pytest.approx(history.test_accuracy[-1])

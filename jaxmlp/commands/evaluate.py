@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 from typing import Any
 
 
@@ -20,13 +21,17 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import jaxmlp
     from jaxmlp.checkpoint import load_params
+    from jaxmlp.cli import UsageError
 
+    if args.data_dir and not os.path.isdir(args.data_dir):
+        raise UsageError(f"--data-dir {args.data_dir} is not a folder; expected a folder holding the MNIST IDX files")
     params, meta = load_params(args.params)
     config = config_from_meta(meta, params)
     data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     cost, accuracy = jaxmlp.evaluate(params, data.x_test, data.y_test, config)
     if args.json:
-        print(json.dumps({"test_accuracy": accuracy, "test_cost": cost, "cost": config.cost, "data_source": data.source}))
+        result = {"test_accuracy": accuracy, "test_cost": cost, "cost": config.cost, "data_source": data.source}
+        print(json.dumps(result))
     else:
         print(f"test accuracy {accuracy:.2%}  test {config.cost} cost {cost:.4f}  ({len(data.y_test)} images)")
     return 0

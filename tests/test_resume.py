@@ -1,0 +1,161 @@
+"""Resume, Ctrl-C, divergence and determinism: a trained network is never lost, a run is reproducible.
+
+Training here is tiny: a 2,000-image slice of MNIST for the in-process runs; the subprocess runs use the full
+cached MNIST with 600 steps per epoch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+import jaxmlp
+from jaxmlp import checkpoint
+from jaxmlp.cli import main
+from jaxmlp.train import DivergenceError, TrainState
+
+# Diverges in epoch 2 on the slice (lr 2.0 .. 4.0 all do): ReLU into an unbounded identity output, plain descent.
+DIVERGING = ["--preset", "best", "--output", "identity", "--cost", "quadratic", "--optimizer", "gd"]
+DIVERGING += ["--schedule", "constant", "--batch-size", "100", "--shift", "0", "--lr", "3", "--epochs", "3"]
+
+
+@pytest.fixture(scope="module")
+def small(mnist: jaxmlp.Dataset) -> jaxmlp.Dataset:
+    return jaxmlp.Dataset(mnist.x_train[:2000], mnist.y_train[:2000], mnist.x_test[:500], mnist.y_test[:500])
+
+
+def _same(a: object, b: object) -> bool:
+    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+
+
+def _finite(tree: object) -> bool:
+    return all(np.all(np.isfinite(x)) for x in jax.tree.leaves(tree))
+
+
+@pytest.mark.parametrize("preset", ["seed", "best"])
+def test_resume_equals_uninterrupted_training_bitwise(small, tmp_path: pathlib.Path, preset: str) -> None:
+    """Stop after epoch 1, save, load in a fresh state, finish: the same bits as one uninterrupted run.
+
+    ``best`` carries AdamW moments, a warm-up schedule, random shifts and label smoothing through the file.
+    """
+    config = dataclasses.replace(jaxmlp.PRESETS[preset], batch_size=100, epochs=2)
+    uninterrupted, _ = jaxmlp.fit(small, config)
+
+    path = tmp_path / "checkpoint.npz"
+
+    def save_and_stop(state: TrainState, history: object) -> None:
+        checkpoint.save_state(path, state, config)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        jaxmlp.fit(small, config, on_epoch=save_and_stop)
+    state, stored_config, _ = checkpoint.load_state(path)
+    assert stored_config == config and state.epoch == 1
+    resumed, history = jaxmlp.fit(small, stored_config, state=state)
+    assert len(history.test_accuracy) == 1  # only epoch 2 was run
+    assert _same(resumed, uninterrupted)
+
+
+def test_divergence_keeps_the_last_finite_epoch(small, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
+    """lr 3 diverges in epoch 2: exit 1, a message naming epoch and step, epoch 1 kept on disk and finite."""
+    monkeypatch.setattr(jaxmlp, "load_mnist", lambda *args, **kwargs: small)
+    out = tmp_path / "run"
+    assert main(["train", *DIVERGING, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert re.search(r"cost became (nan|inf) at epoch 2, step \d+: training diverged; try a smaller learning rate", err)
+    state, config, _ = checkpoint.load_state(out / "checkpoint.npz")
+    assert state.epoch == 1 and config.lr == 3.0 and _finite(state.params) and _finite(state.opt_state)
+    params, meta = checkpoint.load_params(out / "params.npz")
+    assert meta["diverged"] is True and meta["epoch"] == 1
+    assert _same(params, state.params)  # the last finite params: those of epoch 1
+
+    # The library says the same and hands back that state.
+    with pytest.raises(DivergenceError, match=r"at epoch 2, step \d+.*smaller learning rate than 3\.0") as info:
+        jaxmlp.fit(small, config)
+    assert info.value.state.epoch == 1 and _same(info.value.state.params, params)
+    assert len(info.value.history.test_accuracy) == 1
+
+
+def test_huge_lr_never_overwrites_a_good_checkpoint(small, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
+    """A run that diverges in its first epoch writes no checkpoint: the good one at the same path stays as it was."""
+    monkeypatch.setattr(jaxmlp, "load_mnist", lambda *args, **kwargs: small)
+    good = tmp_path / "good.npz"
+    lr_ok = [*DIVERGING[:-4], "--lr", "0.1", "--epochs", "1"]
+    assert main(["train", *lr_ok, "--checkpoint", str(good)]) == 0
+    before = good.read_bytes()
+    capsys.readouterr()
+    huge = [*DIVERGING[:-4], "--lr", "1e6", "--epochs", "1"]
+    assert main(["train", *huge, "--checkpoint", str(good), "--out", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "at epoch 1, step" in err and "smaller learning rate than 1000000.0" in err
+    assert good.read_bytes() == before
+    params, meta = checkpoint.load_params(tmp_path / "run" / "params.npz")  # the initial params: finite
+    assert meta["epoch"] == 0 and _finite(params)
+
+
+def _train_command(out: pathlib.Path) -> list[str]:
+    return [sys.executable, "-m", "jaxmlp.cli", "train", "--source", "cache", "--batch-size", "100", "--out", str(out)]
+
+
+def test_ctrl_c_saves_the_last_epoch_and_says_how_to_resume(mnist, tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "run"
+    command = [*_train_command(out), "--epochs", "50"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            lines.append(line)
+            if line.startswith("epoch") or not line:
+                break
+        assert lines[-1].startswith("epoch   1"), "".join(lines) + process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    match = re.search(
+        r"interrupted; epoch (\d+) of 50 is saved in (\S+); resume with: jaxmlp train --resume (\S+)", stderr
+    )
+    assert match, stderr
+    epoch, saved, resume = int(match[1]), match[2], match[3]
+    assert saved == resume == str(out / "checkpoint.npz") and epoch >= 1
+    state, config, meta = checkpoint.load_state(resume)
+    assert state.epoch == epoch and config.epochs == 50 and meta["preset"] == "seed"
+    assert _finite(state.params) and _finite(state.opt_state)
+    assert [p.name for p in out.iterdir()] == ["checkpoint.npz"]  # no temp file left behind
+
+
+def test_same_seed_gives_bitwise_identical_params_in_two_processes(mnist, tmp_path: pathlib.Path) -> None:
+    outs = [tmp_path / "a", tmp_path / "b"]
+    env = {**os.environ, "JAXMLP_COMPILATION_CACHE": "0"}  # each process compiles for itself
+    runs = [
+        subprocess.Popen(
+            [*_train_command(out), "--epochs", "1", "--seed", "7"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for out in outs
+    ]
+    for run in runs:
+        _, stderr = run.communicate(timeout=300)
+        assert run.returncode == 0, stderr.decode()
+    (a, meta_a), (b, _) = (checkpoint.load_params(out / "params.npz") for out in outs)
+    assert meta_a["config"]["seed"] == 7
+    assert all(x.tobytes() == y.tobytes() for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
+    other, _ = checkpoint.load_params(outs[0] / "checkpoint.npz")
+    assert _same(a, other)
