@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: train test bench lint clean
+.PHONY: train test bench lint notebooks clean
 
 train: $(VENV)/.installed
 	$(BIN)/jaxmlp train --preset seed --out runs/seed
@@ -19,6 +19,9 @@ lint: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-bench
 	$(BIN)/python benchmarks/bench_grad.py --json runs/bench_grad.json
 	$(BIN)/python benchmarks/bench_train.py --json runs/bench_train.json
+
+notebooks: $(VENV)/.installed-dev
+	$(BIN)/python notebooks/execute.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
