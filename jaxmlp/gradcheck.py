@@ -60,6 +60,7 @@ class LeafCheck:
     worst_index: tuple[int, ...] | None
     passed: bool
     problem: str | None = None
+    hint: str | None = None
 
     @property
     def name(self) -> str:
@@ -139,6 +140,7 @@ class GradientReport:
         ]
         lines += [f"  {problem}" for problem in self.problems]
         lines += [f"  {leaf.name}: {leaf.problem}" for leaf in self.leaves if leaf.problem]
+        lines += [f"  {leaf.name}: {leaf.hint}" for leaf in self.leaves if leaf.hint]
         if self.passed:
             lines.append(f"PASS: all {len(self.leaves)} leaves agree")
         else:
@@ -190,24 +192,51 @@ def check_gradients(
         user_grad = grad_fn(params, x, y)
         user_leaves, problems = _unpack(user_grad, np_params)
         user_leaves = {key: np.asarray(value, np.float64) for key, value in user_leaves.items()}
+        ref = None
         if reference == "jax":
             method = "jax.grad"
             ref = grad(jax.tree.map(jnp.asarray, np_params), jnp.asarray(x, dtype), jnp.asarray(y), **kwargs)
-            compared = _compare_elements(user_leaves, ref, np_params)
         elif fd_mode == "all":
             method = f"central finite differences (all {sum(p.size for p in _iter_leaves(np_params))} parameters)"
-            compared = _compare_elements(user_leaves, _finite_differences(np_params, x, y, **kwargs), np_params)
+            ref = _finite_differences(np_params, x, y, **kwargs)
         else:
             method = f"finite differences along {directions} random directions per leaf"
             compared = _compare_directions(user_leaves, np_params, x, y, directions, seed, **kwargs)
+        if ref is not None:
+            compared = _compare_elements(user_leaves, ref, np_params)
+            ref_leaves = dict(
+                zip(_leaf_keys(np_params), (np.asarray(r, np.float64) for r in _iter_leaves(ref)), strict=True)
+            )
 
     leaves = []
     for (layer, name), expected in zip(_leaf_keys(np_params), _iter_leaves(np_params), strict=True):
         max_abs, rel, worst, problem = compared.get((layer, name), (math.nan, math.nan, None, None))
         problem = problem or problems.get((layer, name))
         passed = problem is None and rel <= tolerance  # NaN compares False, so NaN fails
-        leaves.append(LeafCheck(layer, name, expected.shape, max_abs, rel, worst, passed, problem))
+        hint = None
+        if not passed and problem is None and ref is not None and (layer, name) in user_leaves:
+            hint = diagnose(user_leaves[layer, name], ref_leaves[layer, name], tolerance)
+        leaves.append(LeafCheck(layer, name, expected.shape, max_abs, rel, worst, passed, problem, hint))
     return GradientReport(reference, method, dtype.name, float(tolerance), tuple(leaves), problems.get("all", ()))
+
+
+def diagnose(g: np.ndarray, ref: np.ndarray, tolerance: float) -> str | None:
+    """A guess at the derivation mistake behind a failing leaf ``g`` (the reference is ``ref``), or None.
+
+    Recognises a transposed square matrix, and ``g = c * ref`` for a constant ``c`` (the least-squares
+    ``c = g·ref / ref·ref``): a sign error, a factor 2 (the cost has no ½), or a batch-size factor.
+    """
+    norm = max(float(np.linalg.norm(ref)), _TINY)
+    if g.ndim == 2 and g.shape[0] == g.shape[1] and np.linalg.norm(g.T - ref) / norm <= tolerance:
+        return "equals the reference transposed: check the order of the factors in dC/dw = a^T delta"
+    scale = float(np.vdot(g, ref)) / max(float(np.vdot(ref, ref)), _TINY)
+    if scale == 0 or np.linalg.norm(g - scale * ref) / norm > max(tolerance, 1e-6):
+        return None
+    if math.isclose(scale, -1, rel_tol=1e-3):
+        return "equals minus the reference: a sign error"
+    if math.isclose(scale, 0.5, rel_tol=1e-3) or math.isclose(scale, 2, rel_tol=1e-3):
+        return f"equals {scale:.4g} x the reference: a factor 2 (the quadratic cost has no 1/2, so dC/da = 2 (a - y))"
+    return f"equals {scale:.4g} x the reference: a constant factor (a sum where a mean over the batch belongs?)"
 
 
 @contextlib.contextmanager

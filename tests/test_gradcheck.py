@@ -131,6 +131,29 @@ def test_missing_factor_two_gives_relative_error_one_half_and_bias_sum_n_minus_o
     assert summed.leaf(2, "b").relative_error == pytest.approx(len(x) - 1)
 
 
+@pytest.mark.parametrize(
+    ("bug", "leaf", "hint"),
+    [
+        ("factor 2", (1, "w"), "equals 0.5 x the reference: a factor 2"),
+        ("transposed", (2, "w"), "equals the reference transposed"),
+        ("bias summed", (2, "b"), "equals 8 x the reference: a constant factor"),
+        ("sign", (3, "w"), "equals minus the reference: a sign error"),
+    ],
+)
+def test_a_recognisable_mistake_gets_a_hint_naming_it(bug, leaf, hint):
+    params, (x, y) = make_params(SEED_SIZES), make_batch(8)
+    report = check_gradients(lambda p, x, y: learner_backprop(p, x, y, bug), params, x, y)
+    assert report.leaf(*leaf).hint.startswith(hint)
+    assert hint in str(report)
+    assert report.to_dict()["leaves"][2 * (leaf[0] - 1) + (leaf[1] == "b")]["hint"].startswith(hint)
+
+
+def test_an_unrecognisable_mistake_gets_no_hint():
+    params, (x, y) = make_params(SEED_SIZES), make_batch(8)
+    report = check_gradients(lambda p, x, y: learner_backprop(p, x, y, "sigmoid derivative"), params, x, y)
+    assert all(leaf.hint is None for leaf in report.leaves)
+
+
 def test_finite_difference_directions_catch_a_wrong_derivation():
     params, (x, y) = make_params((12, 6, 6, 4)), make_batch(5, 12, 4)
     report = check_gradients(
