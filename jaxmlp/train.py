@@ -232,7 +232,11 @@ def _epoch_fn(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> Ca
             return (params, opt_state, step + 1, key), cost
 
         key, perm_key = jax.random.split(state.key)
-        order = jax.random.permutation(perm_key, n_train)[: steps * batch].reshape(steps, batch)
+        # A uniformly random order: sort the indices by 64 random bits each (two uint32 sort keys). One sort instead
+        # of jax.random.permutation's two 32-bit rounds: ~8 ms less per epoch on the 2-core CPU, ties still ~1e-10.
+        high, low = jax.random.bits(perm_key, (2, n_train))
+        permutation = jax.lax.sort((high, low, jnp.arange(n_train, dtype=jnp.int32)), num_keys=2)[2]
+        order = permutation[: steps * batch].reshape(steps, batch)
         (params, opt_state, step, key), costs = jax.lax.scan(
             step_fn, (state.params, state.opt_state, state.step, key), order
         )
