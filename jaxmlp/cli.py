@@ -1,7 +1,7 @@
 """``jaxmlp`` command line: one subcommand per module in ``jaxmlp/commands``.
 
 Each command module defines ``add_parser(subparsers)`` (which sets ``run``) and ``run(args) -> int``.
-Modules import JAX lazily, inside ``run``, so ``--help`` stays fast.
+Command modules import their heavy optional dependencies (matplotlib, tensorflow-datasets) inside ``run``.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import importlib
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
+
+from jaxmlp.data.load import HINTS, MNISTUnavailableError
 
 COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict")
 
@@ -48,12 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except (UsageError, ValueError, TypeError, OSError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    except RuntimeError as error:
-        reasons = getattr(error, "reasons", None)  # jaxmlp.data.MNISTUnavailableError: no source had the data
-        if type(error).__name__ != "MNISTUnavailableError" or not reasons:
-            raise
-        tried = "; ".join(f"{source}: {' '.join(str(why).split())}" for source, why in reasons)
-        message = f"could not load the data ({tried}); expected --data-dir or $JAXMLP_DATA_DIR with the IDX files"
+    except MNISTUnavailableError as error:  # no source had the data: every reason and what to do, on one line
+        tried = "; ".join(f"{source}: {' '.join(str(why).split())}" for source, why in error.reasons)
+        message = f"could not load {error.dataset} ({tried}); {' '.join(HINTS)}"
     print(f"jaxmlp {args.command}: error: {message}", file=sys.stderr)
     return 2
 

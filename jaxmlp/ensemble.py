@@ -19,7 +19,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxmlp.data import Dataset
 from jaxmlp.model import Params, forward
@@ -27,12 +26,10 @@ from jaxmlp.train import (
     PRESETS,
     TrainConfig,
     TrainState,
-    _training_cost,
     enable_compilation_cache,
+    epoch_body,
+    epoch_parts,
     init_state,
-    learning_rate,
-    make_optimizer,
-    random_shift,
 )
 
 
@@ -87,80 +84,24 @@ def _stack(trees: Sequence[Any]) -> Any:
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *trees)
 
 
-def _epoch_parts(config: TrainConfig, n_train: int) -> tuple[Callable[..., Any], Callable[..., Any], int, int]:
-    """``(next_batch, update, steps, batch)``: the data side and one member's update of ``fit``'s step.
-
-    ``next_batch(key, indices, x, y) -> (key, xf (batch, 784) float, yb)``; ``update(params, opt_state, step,
-    lr_scale, xf, yb) -> (params, opt_state, cost)``. Together they are the same computation as ``fit``'s epoch.
-    """
-    batch = config.batch_size or n_train
-    steps = n_train // batch
-    cost_fn = _training_cost(config)
-    optimizer = make_optimizer(config, steps)
-    lr = learning_rate(config, steps)
-
-    def next_batch(key: jax.Array, indices: jax.Array, x: jax.Array, y: jax.Array) -> tuple[Any, ...]:
-        key, shift_key = jax.random.split(key)
-        xb, yb = (x[indices], y[indices]) if batch < n_train else (x, y)
-        if config.shift:
-            xb = random_shift(shift_key, xb, config.shift)
-        return key, xb.astype(jnp.float32) / 255.0, yb
-
-    def update(params: Params, opt_state: Any, step: jax.Array, lr_scale: jax.Array, xf: jax.Array, yb: jax.Array):
-        cost, grads = jax.value_and_grad(cost_fn)(params, xf, yb)
-        if config.optimizer == "gd":
-            params = jax.tree.map(lambda p, g: p - lr_scale * lr(step) * g, params, grads)
-        else:
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, jax.tree.map(lambda u: lr_scale * u, updates))
-        return params, opt_state, cost
-
-    return next_batch, update, steps, batch
-
-
-def _epoch_order(key: jax.Array, n_train: int, steps: int, batch: int) -> tuple[jax.Array, jax.Array]:
-    key, perm_key = jax.random.split(key)
-    return key, jax.random.permutation(perm_key, n_train)[: steps * batch].reshape(steps, batch)
-
-
-def _member_epoch(config: TrainConfig, n_train: int) -> Callable[..., Any]:
-    """One member's epoch ``(state, lr_scale, x, y) -> (state, step_costs)``; the same steps as ``fit``'s."""
-    next_batch, update, steps, batch = _epoch_parts(config, n_train)
-
-    def epoch(state: TrainState, lr_scale: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
-        def step_fn(carry, indices):
-            params, opt_state, step, key = carry
-            key, xf, yb = next_batch(key, indices, x, y)
-            params, opt_state, cost = update(params, opt_state, step, lr_scale, xf, yb)
-            return (params, opt_state, step + 1, key), cost
-
-        key, order = _epoch_order(state.key, n_train, steps, batch)
-        (params, opt_state, step, key), costs = jax.lax.scan(
-            step_fn, (state.params, state.opt_state, state.step, key), order
-        )
-        return TrainState(params, opt_state, step, key, 0), costs
-
-    return epoch
-
-
 def _shared_epoch(config: TrainConfig, n_train: int) -> Callable[..., Any]:
     """All members on the same batches (member 0's order and shifts): one gather, then a vmapped update."""
-    next_batch, update, steps, batch = _epoch_parts(config, n_train)
-    member_update = jax.vmap(update, in_axes=(0, 0, 0, 0, None, None))
+    parts = epoch_parts(config, n_train)
+    member_update = jax.vmap(parts.update, in_axes=(0, 0, 0, 0, None, None))
 
     def epoch(states: TrainState, lr_scales: jax.Array, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
         def step_fn(carry, indices):
             params, opt_state, step, key = carry
-            key, xf, yb = next_batch(key, indices, x, y)
+            key, xf, yb = parts.next_batch(key, indices, x, y)
             params, opt_state, costs = member_update(params, opt_state, step, lr_scales, xf, yb)
             return (params, opt_state, step + 1, key), costs
 
-        key, order = _epoch_order(states.key[0], n_train, steps, batch)
+        key, order = parts.order(states.key[0])
         (params, opt_state, step, key), costs = jax.lax.scan(
             step_fn, (states.params, states.opt_state, states.step, key), order
         )
         keys = jnp.broadcast_to(key, states.key.shape)
-        return TrainState(params, opt_state, step, keys, 0), costs.T
+        return TrainState(params, opt_state, step, keys, states.epoch), costs.T
 
     return epoch
 
@@ -174,7 +115,7 @@ def ensemble_epoch_fn(config: TrainConfig, n_train: int, shared_batches: bool = 
     if shared_batches:
         return jax.jit(_shared_epoch(config, n_train))
     axes = TrainState(0, 0, 0, 0, None)
-    return jax.jit(jax.vmap(_member_epoch(config, n_train), in_axes=(axes, 0, None, None), out_axes=(axes, 0)))
+    return jax.jit(jax.vmap(epoch_body(config, n_train), in_axes=(axes, 0, None, None), out_axes=(axes, 0)))
 
 
 @functools.lru_cache(maxsize=16)

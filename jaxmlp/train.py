@@ -200,14 +200,28 @@ def _training_cost(config: TrainConfig) -> Callable[..., jax.Array]:
     return functools.partial(COSTS[config.cost], **kwargs)
 
 
-@functools.lru_cache(maxsize=32)
-def _epoch_fn(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> Callable[..., Any]:
-    """``epoch(state, x, y) -> (state, step_costs)``: one pass over shuffled minibatches, as one ``lax.scan``.
+class EpochParts(NamedTuple):
+    """The pieces of one training epoch, shared by ``fit`` and ``jaxmlp.ensemble`` so both run the same steps.
 
-    ``x`` is the whole uint8 training set on the device; each step gathers its batch by index, so the
-    data is never copied. The last ``n_train % batch_size`` shuffled examples of an epoch are skipped,
-    which keeps every step the same shape (no recompilation for a ragged batch). With a ``mesh``, each batch
-    is split along its ``data`` axis (params replicated), and ``jit`` inserts the gradient all-reduce.
+    ``order(key) -> (key, indices (steps, batch))``: a fresh shuffle; the last ``n_train % batch`` examples are
+    skipped, so every step has the same shape (no recompilation for a ragged batch).
+    ``next_batch(key, indices, x, y) -> (key, xf (batch, 784) float32 in [0, 1], yb)``: gather (and shift).
+    ``update(params, opt_state, step, lr_scale, xf, yb) -> (params, opt_state, cost)``: one step, its size
+    multiplied by ``lr_scale`` (1 for ``fit``; a member's ``lr / config.lr`` in an ensemble).
+    """
+
+    steps: int
+    batch: int
+    order: Callable[..., Any]
+    next_batch: Callable[..., Any]
+    update: Callable[..., Any]
+
+
+def epoch_parts(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> EpochParts:
+    """The shuffle, batch and update functions of ``config``'s epoch over ``n_train`` examples (see ``EpochParts``).
+
+    With a ``mesh``, each batch is split along its ``data`` axis (params replicated), and ``jit`` inserts the
+    gradient all-reduce.
     """
     batch = config.batch_size or n_train
     steps = n_train // batch
@@ -215,34 +229,63 @@ def _epoch_fn(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> Ca
     optimizer = make_optimizer(config, steps)
     lr = learning_rate(config, steps)
 
-    def epoch(state: TrainState, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
-        def step_fn(carry, indices):
-            params, opt_state, step, key = carry
-            key, shift_key = jax.random.split(key)
-            xb, yb = (x[indices], y[indices]) if batch < n_train else (x, y)
-            xb, yb = constrain_batch((xb, yb), mesh)
-            if config.shift:
-                xb = random_shift(shift_key, xb, config.shift)
-            cost, grads = jax.value_and_grad(cost_fn)(params, xb.astype(jnp.float32) / 255.0, yb)
-            if config.optimizer == "gd":
-                params = jax.tree.map(lambda p, g: p - lr(step) * g, params, grads)  # the seed's rule
-            else:
-                updates, opt_state = optimizer.update(grads, opt_state, params)
-                params = optax.apply_updates(params, updates)
-            return (params, opt_state, step + 1, key), cost
-
-        key, perm_key = jax.random.split(state.key)
+    def order(key: jax.Array) -> tuple[jax.Array, jax.Array]:
+        key, perm_key = jax.random.split(key)
         # A uniformly random order: sort the indices by 64 random bits each (two uint32 sort keys). One sort instead
         # of jax.random.permutation's two 32-bit rounds: ~8 ms less per epoch on the 2-core CPU, ties still ~1e-10.
         high, low = jax.random.bits(perm_key, (2, n_train))
         permutation = jax.lax.sort((high, low, jnp.arange(n_train, dtype=jnp.int32)), num_keys=2)[2]
-        order = permutation[: steps * batch].reshape(steps, batch)
+        return key, permutation[: steps * batch].reshape(steps, batch)
+
+    def next_batch(key: jax.Array, indices: jax.Array, x: jax.Array, y: jax.Array) -> tuple[jax.Array, ...]:
+        key, shift_key = jax.random.split(key)
+        xb, yb = (x[indices], y[indices]) if batch < n_train else (x, y)
+        xb, yb = constrain_batch((xb, yb), mesh)
+        if config.shift:
+            xb = random_shift(shift_key, xb, config.shift)
+        return key, xb.astype(jnp.float32) / 255.0, yb
+
+    def update(params: Params, opt_state: Any, step: jax.Array, lr_scale: Any, xf: jax.Array, yb: jax.Array):
+        cost, grads = jax.value_and_grad(cost_fn)(params, xf, yb)
+        if config.optimizer == "gd":
+            params = jax.tree.map(lambda p, g: p - lr_scale * lr(step) * g, params, grads)  # the seed's rule
+        else:
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            params = optax.apply_updates(params, jax.tree.map(lambda u: lr_scale * u, updates))
+        return params, opt_state, cost
+
+    return EpochParts(steps, batch, order, next_batch, update)
+
+
+def epoch_body(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> Callable[..., Any]:
+    """``epoch(state, lr_scale, x, y) -> (state, step_costs (steps,))``: one shuffled pass as one ``lax.scan``.
+
+    ``x`` is the whole uint8 training set on the device; each step gathers its batch by index, so the data is
+    never copied. Not jitted: ``fit`` jits it with ``lr_scale=1``, ``jaxmlp.ensemble`` vmaps it over members.
+    """
+    parts = epoch_parts(config, n_train, mesh)
+
+    def epoch(state: TrainState, lr_scale: Any, x: jax.Array, y: jax.Array) -> tuple[TrainState, jax.Array]:
+        def step_fn(carry, indices):
+            params, opt_state, step, key = carry
+            key, xf, yb = parts.next_batch(key, indices, x, y)
+            params, opt_state, cost = parts.update(params, opt_state, step, lr_scale, xf, yb)
+            return (params, opt_state, step + 1, key), cost
+
+        key, order = parts.order(state.key)
         (params, opt_state, step, key), costs = jax.lax.scan(
             step_fn, (state.params, state.opt_state, state.step, key), order
         )
         return TrainState(params, opt_state, step, key, state.epoch), costs
 
-    return jax.jit(epoch)
+    return epoch
+
+
+@functools.lru_cache(maxsize=32)
+def _epoch_fn(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> Callable[..., Any]:
+    """``epoch(state, x, y) -> (state, step_costs)``, jitted: what ``fit`` runs once per epoch."""
+    epoch = epoch_body(config, n_train, mesh)
+    return jax.jit(lambda state, x, y: epoch(state, 1.0, x, y))
 
 
 @functools.lru_cache(maxsize=32)

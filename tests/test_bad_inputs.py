@@ -316,7 +316,7 @@ CLI_CASES = [
     CliCase(
         "train-no-idx-files",
         lambda c: ["train", "--source", "idx", "--data-dir", c.empty_dir],
-        r"could not load the data \(idx: .* lacks",
+        r"could not load mnist \(idx: .* lacks",
     ),
     CliCase("train-out-file", lambda c: ["train", "--out", c.corrupt], r"--out .* is a file; expected a folder"),
     CliCase("train-json-value", lambda c: ["train", "--json=yes"], r"--json: ignored explicit argument"),

@@ -1,4 +1,4 @@
-"""``jaxmlp evaluate PARAMS.npz``: test accuracy and cost of saved parameters."""
+"""jaxmlp evaluate PARAMS.npz: test accuracy and cost of saved parameters."""
 
 from __future__ import annotations
 

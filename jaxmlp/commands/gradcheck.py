@@ -1,8 +1,8 @@
-"""``jaxmlp gradcheck``: check a hand-derived gradient, leaf by leaf, against jax.grad or finite differences.
+"""jaxmlp gradcheck: check a hand-derived gradient, leaf by leaf, against jax.grad or finite differences.
 
-Without ``--grad-fn`` it checks jaxmlp's NumPy backpropagation (``jaxmlp.reference``). With
-``--grad-fn MODULE:FUNCTION`` it imports MODULE (a module on the Python path, or a file ``path/to/file.py``),
-which runs its code, and checks ``FUNCTION(params, x, y)``. Exits 0 when every leaf passes, 1 when one fails.
+Without --grad-fn it checks jaxmlp's NumPy backpropagation (jaxmlp.reference). With
+--grad-fn MODULE:FUNCTION it imports MODULE (a module on the Python path, or a file path/to/file.py),
+which runs its code, and checks FUNCTION(params, x, y). Exits 0 when every leaf passes, 1 when one fails.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""``jaxmlp inspect PARAMS.npz --out DIR``: pictures of what the network learned, as PNGs and an index.html."""
+"""jaxmlp inspect PARAMS.npz --out DIR: pictures of what the network learned, as PNGs and an index.html."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``jaxmlp predict PARAMS.npz IMAGE.png``: the digit in your own picture, and all ten output activations.
+"""jaxmlp predict PARAMS.npz IMAGE.png: the digit in your own picture, and all ten output activations.
 
 The picture may be any size, dark ink on light paper or light on dark; it is prepared the way MNIST's
 digits were (cropped to the ink, fitted into 20×20, centred by mass in 28×28) before the network sees it.

@@ -1,4 +1,4 @@
-"""``jaxmlp train``: load MNIST, train a preset (optionally changed by flags), report and save."""
+"""jaxmlp train: load MNIST, train a preset (optionally changed by flags), report and save."""
 
 from __future__ import annotations
 
