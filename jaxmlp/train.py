@@ -133,6 +133,11 @@ class History:
     def to_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "examples_per_second": self.examples_per_second}
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> History:
+        """The inverse of ``to_dict`` (derived entries such as ``examples_per_second`` are ignored)."""
+        return cls(**{f.name: record[f.name] for f in dataclasses.fields(cls) if f.name in record})
+
 
 class DivergenceError(RuntimeError):
     """Training produced a non-finite cost. ``state`` holds the last finite state, ``history`` the record."""
@@ -357,13 +362,15 @@ def fit(
     state: TrainState | None = None,
     on_epoch: Callable[[TrainState, History], None] | None = None,
     devices: Devices | None = None,
+    history: History | None = None,
     **overrides: Any,
 ) -> tuple[Params, History]:
     """Train on ``data.x_train`` and report test cost and accuracy after every epoch.
 
     ``config`` defaults to ``PRESETS["seed"]``; keyword ``overrides`` replace its fields
     (``fit(data, epochs=5, lr=0.5)``). Pass a ``state`` (from ``on_epoch``) to resume a run;
-    ``on_epoch(state, history)`` is called after each finished epoch (for checkpoints and progress).
+    ``on_epoch(state, history)`` is called after each finished epoch (for checkpoints and progress); when
+    resuming, pass the earlier epochs' ``history`` too, and the returned one continues it (compile times add up).
     Raises ``DivergenceError`` (holding the last finite state) if the cost becomes NaN or infinite.
     ``devices`` (a count or a list; all of them in a multi-process run) trains data-parallel: every batch is
     split over the devices and the params replicated (``jaxmlp.parallel``); same numbers as one device.
@@ -398,7 +405,9 @@ def fit(
     epoch_fn = _epoch_fn(config, n_train, mesh)
     start = time.perf_counter()
     compiled = epoch_fn.lower(state, x, y).compile()
-    history = History(compile_seconds=time.perf_counter() - start)
+    compile_seconds = time.perf_counter() - start
+    history = History.from_dict(dataclasses.asdict(history)) if history is not None else History()  # a copy
+    history.compile_seconds += compile_seconds
     batch = config.batch_size or n_train
     history.examples_per_epoch = (n_train // batch) * batch
 

@@ -7,6 +7,7 @@ cached MNIST with 600 steps per epoch.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import pathlib
 import re
@@ -64,6 +65,26 @@ def test_resume_equals_uninterrupted_training_bitwise(small, tmp_path: pathlib.P
     resumed, history = jaxmlp.fit(small, stored_config, state=state)
     assert len(history.test_accuracy) == 1  # only epoch 2 was run
     assert _same(resumed, uninterrupted)
+
+
+def test_a_resumed_cli_run_reports_the_whole_runs_history(mnist, tmp_path: pathlib.Path, capsys) -> None:
+    """metrics.json after ``--resume`` holds every epoch, equal to those of a run that was never stopped."""
+    config = dataclasses.replace(jaxmlp.PRESETS["seed"], batch_size=100, epochs=3)
+    _, straight = jaxmlp.fit(mnist, config)
+    path = tmp_path / "checkpoint.npz"
+
+    def save_and_stop(state: TrainState, history: jaxmlp.History) -> None:  # what `jaxmlp train` saves each epoch
+        checkpoint.save_state(path, state, config, {"preset": "seed", "history": history.to_dict()})
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        jaxmlp.fit(mnist, config, on_epoch=save_and_stop)
+    assert main(["train", "--resume", str(path), "--source", "cache", "--out", str(tmp_path / "run")]) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epochs"] == len(metrics["epoch_seconds"]) == 3
+    assert metrics["history"]["test_accuracy"] == straight.test_accuracy
+    assert metrics["history"]["train_cost"] == straight.train_cost
+    assert metrics["test_accuracy"] == straight.test_accuracy[-1]
 
 
 def test_divergence_keeps_the_last_finite_epoch(small, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:

@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     _check_paths(args)
     lrs = _scale_out(args)
-    config, state, preset = _start(args)
+    config, state, preset, history = _start(args)
     data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     if args.ensemble:
         return _run_ensemble(args, config, data, preset, lrs)
@@ -66,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         main = args.coordinator is None or args.process_id == 0  # one process writes the checkpoints
         on_epoch = checkpoints if main else progress.update
-        params, history = jaxmlp.fit(data, config, state=state, on_epoch=on_epoch, devices=args.devices)
+        params, history = jaxmlp.fit(
+            data, config, state=state, on_epoch=on_epoch, devices=args.devices, history=history
+        )
     except KeyboardInterrupt:
         progress.close()
         return _interrupted(args, checkpoints, config)
@@ -168,7 +170,7 @@ class _Checkpoints:
     def __call__(self, state: Any, history: Any) -> None:
         from jaxmlp.checkpoint import save_state
 
-        save_state(self.path, state, self.config, {"preset": self.preset})
+        save_state(self.path, state, self.config, {"preset": self.preset, "history": history.to_dict()})
         self.epoch = state.epoch
         self.report(state, history)
 
@@ -189,8 +191,8 @@ def _check_paths(args: argparse.Namespace) -> None:
         raise UsageError(f"--checkpoint {args.checkpoint} is a folder; expected a file name like run/checkpoint.npz")
 
 
-def _start(args: argparse.Namespace) -> tuple[Any, Any, str]:
-    """``(config, state, preset)``: from the preset and flags, or from the ``--resume`` checkpoint."""
+def _start(args: argparse.Namespace) -> tuple[Any, Any, str, Any]:
+    """``(config, state, preset, history)``: from the preset and flags, or from the ``--resume`` checkpoint."""
     import jaxmlp
     from jaxmlp.checkpoint import load_state
     from jaxmlp.cli import UsageError
@@ -198,7 +200,7 @@ def _start(args: argparse.Namespace) -> tuple[Any, Any, str]:
     overrides = _overrides(args)
     if not args.resume:
         preset = args.preset or "seed"
-        return dataclasses.replace(jaxmlp.PRESETS[preset], **overrides), None, preset
+        return dataclasses.replace(jaxmlp.PRESETS[preset], **overrides), None, preset, None
     state, config, meta = load_state(args.resume)
     preset = meta.get("preset", "seed")
     changed = [f"{k}={getattr(config, k)!r} (flag: {v!r})" for k, v in overrides.items() if getattr(config, k) != v]
@@ -210,7 +212,8 @@ def _start(args: argparse.Namespace) -> tuple[Any, Any, str]:
         )
     if state.epoch >= config.epochs:
         raise UsageError(f"--resume {args.resume} already finished all {config.epochs} epochs; nothing to resume")
-    return config, state, preset
+    history = jaxmlp.History.from_dict(meta["history"]) if "history" in meta else None
+    return config, state, preset, history
 
 
 def _checkpoint_path(args: argparse.Namespace) -> str:
