@@ -67,15 +67,16 @@ def weight_grid(
     *,
     title: str = "first-layer weights",
     titles: Sequence[str] | None = None,
+    label: str = "weight",
     path: str | os.PathLike | None = None,
 ) -> Figure:
     """``(n, 28, 28)`` signed images (weights) in a grid, diverging colours centred at 0: blue > 0 > red.
 
-    All panels share one symmetric scale ``[-m, m]`` with ``m = max |image|``, shown by the colourbar.
+    All panels share one symmetric scale ``[-m, m]`` with ``m = max |image|``, shown by the colourbar (``label``).
     """
     images = np.asarray(images, np.float32)
     limit = float(np.max(np.abs(images))) or 1.0
-    return _grid(images, title, titles, path, cmap=DIVERGING, vmin=-limit, vmax=limit, label="weight")
+    return _grid(images, title, titles, path, cmap=DIVERGING, vmin=-limit, vmax=limit, label=label)
 
 
 def image_grid(
