@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.model import Activation, Params
+from jaxmlp.model import Activation, Params, forward
 
 SIDE = 28  # MNIST images are 28 × 28 = 784 pixels
 
@@ -60,6 +60,11 @@ def layer_activations(
         a = f(a @ layer["w"] + layer["b"])
         activations.append(a)
     return activations
+
+
+def _outputs(params: Params, x: jax.Array, activation: Activation, output: Activation) -> jax.Array:
+    """The output activations ``a_L`` for images ``x`` (uint8 or floats in [0, 1])."""
+    return forward(params, as_float(x), activation=activation, output=output)
 
 
 def _objective(
@@ -196,7 +201,7 @@ def top_output(
     params: Params, x: jax.Array, *, activation: Activation = jax.nn.sigmoid, output: Activation = jax.nn.sigmoid
 ) -> jax.Array:
     """The network's confidence: the largest output activation ``max_j a_L[j]``, ``()`` or ``(batch,)``."""
-    return jnp.max(layer_activations(params, x, activation=activation, output=output)[-1], axis=-1)
+    return jnp.max(_outputs(params, x, activation, output), axis=-1)
 
 
 def noise_confidence(
@@ -210,7 +215,7 @@ def noise_confidence(
 ) -> NoiseConfidence:
     """How sure the network is on ``n`` uniform-noise images ``U[0, 1]^784`` (drawn with ``key``) vs on ``digits``."""
     noise = jax.random.uniform(key, (n, int(params[0]["w"].shape[0])), jnp.float32)
-    out = layer_activations(params, noise, activation=activation, output=output)[-1]
+    out = _outputs(params, noise, activation, output)
     real = top_output(params, digits, activation=activation, output=output)
     return NoiseConfidence(np.asarray(out.max(-1)), np.asarray(out.argmax(-1)), np.asarray(real))
 
@@ -225,7 +230,7 @@ def confusion_matrix(
 ) -> np.ndarray:
     """``(k, k)`` int counts, ``C[i, j]`` = number of images with label ``i`` predicted as ``j`` (k = output width)."""
     k = int(params[-1]["w"].shape[1])
-    predicted = jnp.argmax(layer_activations(params, x, activation=activation, output=output)[-1], axis=-1)
+    predicted = jnp.argmax(_outputs(params, x, activation, output), axis=-1)
     counts = jnp.bincount(jnp.asarray(y, jnp.int32) * k + predicted, length=k * k)
     return np.asarray(counts.reshape(k, k))
 
@@ -249,7 +254,7 @@ def confident_mistakes(
     output: Activation = jax.nn.sigmoid,
 ) -> Mistakes:
     """The ``k`` (or fewer) misclassified images of ``x`` with the highest top output activation."""
-    out = np.asarray(layer_activations(params, x, activation=activation, output=output)[-1])
+    out = np.asarray(_outputs(params, x, activation, output))
     y = np.asarray(y)
     predicted, confidence = out.argmax(-1), out.max(-1)
     wrong = np.flatnonzero(predicted != y)
