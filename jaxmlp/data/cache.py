@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from jaxmlp.checkpoint import atomic_write
 from jaxmlp.data.dataset import Dataset, check_official
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
@@ -40,19 +40,6 @@ def cache_path(dataset: str, override: str | os.PathLike[str] | None = None) -> 
     return cache_dir(override) / f"{dataset}.npz"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_cache(ds: Dataset, override: str | os.PathLike[str] | None = None) -> Path:
     """Write ``ds`` (and its original source name) to the cache; return the ``.npz`` path."""
     path = cache_path(ds.name, override)
@@ -60,8 +47,9 @@ def save_cache(ds: Dataset, override: str | os.PathLike[str] | None = None) -> P
     buf = io.BytesIO()
     np.savez(buf, **{k: getattr(ds, k) for k in KEYS}, source=np.array(ds.source))
     data = buf.getvalue()
-    _write_atomic(path, data)
-    _write_atomic(path.with_name(path.name + ".sha256"), f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode())
+    atomic_write(path, lambda f: f.write(data))
+    checksum = f"{hashlib.sha256(data).hexdigest()}  {path.name}\n".encode()
+    atomic_write(path.with_name(path.name + ".sha256"), lambda f: f.write(checksum))
     return path
 
 
