@@ -150,9 +150,8 @@ def load_state(
     if not isinstance(stored, dict):
         raise ValueError(f"{path} stores no training config; expected one in its meta")
     if config is None:
-        fields = {f.name for f in dataclasses.fields(TrainConfig)}
         try:
-            config = TrainConfig(**{k: (tuple(v) if k == "sizes" else v) for k, v in stored.items() if k in fields})
+            config = TrainConfig.from_dict(stored)
         except (TypeError, ValueError) as error:
             raise ValueError(f"{path} stores an invalid config: {error}") from None
     differs = [

@@ -76,6 +76,12 @@ class TrainConfig:
         if self.cost == "cross-entropy" and self.output == "identity":
             raise ValueError("cost 'cross-entropy' needs output 'softmax' or 'sigmoid'")
 
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> TrainConfig:
+        """The config from ``dataclasses.asdict(config)`` after a JSON round trip (unknown keys are ignored)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: (tuple(v) if k == "sizes" else v) for k, v in record.items() if k in fields})
+
     def forward_kwargs(self) -> dict[str, Callable[[jax.Array], jax.Array]]:
         """The ``activation``/``output`` functions to pass to ``forward`` and the costs."""
         return {"activation": ACTIVATIONS[self.activation], "output": OUTPUTS[self.output]}

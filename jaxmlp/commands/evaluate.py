@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 from typing import Any
@@ -42,7 +41,4 @@ def config_from_meta(meta: dict[str, Any], params: Any) -> Any:
     from jaxmlp.model import layer_sizes
     from jaxmlp.train import TrainConfig
 
-    saved = meta.get("config", {})
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    known = {k: (tuple(v) if k == "sizes" else v) for k, v in saved.items() if k in fields}
-    return TrainConfig(**{**known, "sizes": layer_sizes(params)})
+    return TrainConfig.from_dict({**meta.get("config", {}), "sizes": layer_sizes(params)})
