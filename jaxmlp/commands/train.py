@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     if args.ensemble:
         return _run_ensemble(args, config, data, preset, lrs)
-    say = print if not args.json else (lambda *a, **k: print(*a, **k, file=sys.stderr))
+    say = _say(args)
     resuming = f", resuming after epoch {state.epoch}" if state is not None else ""
     say(f"training {'-'.join(map(str, config.sizes))} ({preset} preset) on {data.name} from {data.source}{resuming}")
     progress = _Progress(config.epochs, say)
@@ -85,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         save_params(os.path.join(args.out, "params.npz"), params, {"config": metrics["config"], "preset": preset})
-        with open(os.path.join(args.out, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
+        _write_metrics(args.out, metrics)
         say(f"wrote {os.path.join(args.out, 'params.npz')} and metrics.json")
         if args.plots:
             from jaxmlp.plots import save_training_plots
@@ -95,6 +94,21 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(metrics))
     return 0
+
+
+def _say(args: argparse.Namespace) -> Any:
+    """``print`` for the human-readable lines; with ``--json`` they go to stderr, keeping stdout for the JSON."""
+    return print if not args.json else (lambda *a, **k: print(*a, **k, file=sys.stderr))
+
+
+def _write_metrics(out: str, metrics: dict[str, Any]) -> str:
+    """Write ``OUT/metrics.json`` atomically (like every other file ``jaxmlp train`` writes); return its path."""
+    from jaxmlp.checkpoint import atomic_write
+
+    path = os.path.join(out, "metrics.json")
+    text = json.dumps(metrics, indent=2).encode()
+    atomic_write(path, lambda f: f.write(text))
+    return path
 
 
 def run_metrics(config: Any, history: Any, source: str, preset: str) -> dict[str, Any]:
@@ -292,7 +306,7 @@ def _run_ensemble(args: argparse.Namespace, config: Any, data: Any, preset: str,
     """--ensemble K: train K members in one program; report each member, the vote and the mean output."""
     from jaxmlp.ensemble import fit_ensemble
 
-    say = print if not args.json else (lambda *a, **k: print(*a, **k, file=sys.stderr))
+    say = _say(args)
     seeds = list(range(config.seed, config.seed + args.ensemble))
     say(f"training an ensemble of {args.ensemble} ({preset} preset) on {data.name} from {data.source}")
 
@@ -308,10 +322,7 @@ def _run_ensemble(args: argparse.Namespace, config: Any, data: Any, preset: str,
     say(f"majority vote {vote:.2%}  mean output {mean:.2%}  (best member {best:.2%})")
     metrics = {**result.to_dict(), "preset": preset, "config": dataclasses.asdict(config)}
     if args.out:
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, "metrics.json"), "w") as f:
-            json.dump(metrics, f, indent=2)
-        say(f"wrote {os.path.join(args.out, 'metrics.json')}")
+        say(f"wrote {_write_metrics(args.out, metrics)}")
     if args.json:
         print(json.dumps(metrics))
     return 0
