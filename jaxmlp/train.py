@@ -399,7 +399,8 @@ def fit(
     enable_compilation_cache()
     state = state or init_state(config)
     x, y = data.x_train, np.asarray(data.y_train, np.int32)
-    x_test, y_test = data.x_test, np.asarray(data.y_test, np.int32)
+    # Validated by Dataset already: on the device once, evaluated each epoch without re-checking or re-copying.
+    x_test, y_test = jax.device_put(data.x_test), jax.device_put(np.asarray(data.y_test, np.int32))
     mesh = None if devices is None and jax.process_count() == 1 else data_mesh(devices)
     if mesh is None:
         x, y = jax.device_put(x), jax.device_put(y)
@@ -432,7 +433,7 @@ def fit(
             )
         state = new_state._replace(epoch=state.epoch + 1)
         eval_params = state.params if mesh is None else jax.device_get(state.params)
-        test_cost, test_accuracy = evaluate(eval_params, x_test, y_test, config)
+        test_cost, test_accuracy = map(float, _evaluate_fn(config)(eval_params, x_test, y_test))
         history.train_cost.append(float(step_costs.mean()))
         history.test_cost.append(test_cost)
         history.test_accuracy.append(test_accuracy)
