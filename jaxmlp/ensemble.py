@@ -20,17 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp.config import PRESETS, TrainConfig
 from jaxmlp.data import Dataset
+from jaxmlp.epoch import TrainState, epoch_body, epoch_parts, init_state
+from jaxmlp.errors import InputError
 from jaxmlp.model import Params, forward
-from jaxmlp.train import (
-    PRESETS,
-    TrainConfig,
-    TrainState,
-    enable_compilation_cache,
-    epoch_body,
-    epoch_parts,
-    init_state,
-)
+from jaxmlp.train import enable_compilation_cache
+from jaxmlp.validate import check_mnist_network, to_float
 
 
 @dataclasses.dataclass
@@ -74,9 +70,9 @@ def ensemble_members(
     lrs = tuple(float(r) for r in (lrs if lrs is not None else (config.lr,)))
     k = max(len(seeds), len(lrs))
     if not seeds or not lrs or len({len(seeds), len(lrs)} - {1, k}) or (len(seeds) != k and len(seeds) != 1):
-        raise ValueError(f"seeds ({len(seeds)}) and lrs ({len(lrs)}) must have the same length, or one of them 1")
+        raise InputError(f"seeds ({len(seeds)}) and lrs ({len(lrs)}) must have the same length, or one of them 1")
     if any(not (np.isfinite(r) and r > 0) for r in lrs):
-        raise ValueError(f"every learning rate must be a positive number; got {lrs}")
+        raise InputError(f"every learning rate must be a positive number; got {lrs}")
     return seeds * (k // len(seeds)), lrs * (k // len(lrs))
 
 
@@ -120,8 +116,10 @@ def ensemble_epoch_fn(config: TrainConfig, n_train: int, shared_batches: bool = 
 
 @functools.lru_cache(maxsize=16)
 def _outputs_fn(config: TrainConfig) -> Callable[..., jax.Array]:
-    kwargs = config.forward_kwargs()
-    return jax.jit(jax.vmap(lambda p, x: forward(p, x.astype(jnp.float32) / 255.0, **kwargs), in_axes=(0, None)))
+    def outputs(params: Params, x: jax.Array) -> jax.Array:
+        return forward(params, to_float(x), activation=config.activation, output=config.output)
+
+    return jax.jit(jax.vmap(outputs, in_axes=(0, None)))
 
 
 def ensemble_predictions(params: Params, x: Any, config: TrainConfig) -> jax.Array:
@@ -161,13 +159,16 @@ def fit_ensemble(
     (and lr), and training runs several times faster on CPU. ``on_epoch(epoch, result)`` is called after every
     epoch with the result so far.
     """
-    config = dataclasses.replace(config or PRESETS["seed"], **overrides)
+    if config is not None and not isinstance(config, TrainConfig):
+        raise InputError(f"config is a {type(config).__name__}; expected a TrainConfig (or None for the seed preset)")
+    config = (config or PRESETS["seed"]).replace(**overrides)
+    check_mnist_network(config.sizes, "config.sizes")
     if seeds is None and lrs is None:
-        raise ValueError("fit_ensemble needs seeds=[...] and/or lrs=[...] (one entry per member)")
+        raise InputError("fit_ensemble needs seeds=[...] and/or lrs=[...] (one entry per member)")
     seeds, lrs = ensemble_members(config, seeds, lrs)
     n_train = int(data.x_train.shape[0])
     if config.batch_size is not None and config.batch_size > n_train:
-        raise ValueError(f"batch_size {config.batch_size} is larger than the {n_train} training examples")
+        raise InputError(f"batch_size {config.batch_size} is larger than the {n_train} training examples")
     enable_compilation_cache()
     members = [init_state(dataclasses.replace(config, seed=s)) for s in seeds]
     states = TrainState(*_stack([m[:4] for m in members]), 0)

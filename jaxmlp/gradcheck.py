@@ -31,7 +31,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.grads import cost_function, grad, per_example_grads
+from jaxmlp.costs import cost_function
+from jaxmlp.errors import InputError
+from jaxmlp.grads import grad, per_example_grads, tree_relative_error
 from jaxmlp.validate import check_images, check_labels, check_params
 
 __all__ = ["DEFAULT_TOLERANCES", "GradientReport", "LeafCheck", "check_gradients", "per_example_grads"]
@@ -171,11 +173,11 @@ def check_gradients(
     ``tolerance`` bounds each leaf's relative error; ``None`` takes ``DEFAULT_TOLERANCES`` for the params' dtype.
     """
     if reference not in REFERENCES:
-        raise ValueError(f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}")
+        raise InputError(f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}")
     if fd_mode not in FD_MODES:
-        raise ValueError(f"fd_mode must be one of {', '.join(FD_MODES)}; got {fd_mode!r}")
+        raise InputError(f"fd_mode must be one of {', '.join(FD_MODES)}; got {fd_mode!r}")
     if not callable(grad_fn):
-        raise TypeError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
+        raise InputError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
     sizes = check_params(list(params))
     x = check_images(np.asarray(x) if isinstance(x, list) else x, "x", n_in=sizes[0], allow_uint8=False)
     y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y")
@@ -183,7 +185,7 @@ def check_gradients(
     dtype = np.result_type(*(leaf for layer in np_params for leaf in layer.values()))
     if tolerance is None:
         if (reference, dtype.name) not in DEFAULT_TOLERANCES:
-            raise ValueError(f"no default tolerance for {dtype.name} params; pass tolerance=")
+            raise InputError(f"no default tolerance for {dtype.name} params; pass tolerance=")
         tolerance = DEFAULT_TOLERANCES[reference, dtype.name]
     x, y = np.asarray(x), np.asarray(y)
     kwargs = {"cost": cost, "activation": activation, "output": output}
@@ -307,21 +309,22 @@ def _compare_elements(
     for key, r in zip(_leaf_keys(params), _iter_leaves(ref), strict=True):
         if key in user:
             r = np.asarray(r, np.float64)
-            out[key] = _errors(user[key] - r, r, index_of=lambda i, shape=r.shape: np.unravel_index(i, shape))
+            out[key] = _errors(user[key], r, index_of=lambda i, shape=r.shape: np.unravel_index(i, shape))
     return out
 
 
 def _errors(
-    diff: np.ndarray, ref: np.ndarray, index_of: Callable[[int], Any]
+    got: np.ndarray, ref: np.ndarray, index_of: Callable[[int], Any]
 ) -> tuple[float, float, tuple[int, ...] | None, str | None]:
-    """Max |diff|, ‖diff‖ / max(‖ref‖, tiny), the index of the worst element, and a problem if diff isn't finite."""
+    """Max |got − ref|, the relative error, the index of the worst element, and a problem if got isn't finite."""
+    diff = got - ref
     if not np.all(np.isfinite(diff)):
         worst = tuple(int(i) for i in index_of(int(np.argmax(~np.isfinite(diff)))))
         return math.inf, math.nan, worst, "contains NaN or inf"
     if diff.size == 0:
         return 0.0, 0.0, None, None
     worst = int(np.argmax(np.abs(diff)))
-    rel = float(np.linalg.norm(diff)) / max(float(np.linalg.norm(ref)), _TINY)
+    rel = tree_relative_error(got, ref)
     return float(np.abs(diff).max()), rel, tuple(int(i) for i in index_of(worst)), None
 
 
@@ -393,5 +396,5 @@ def _compare_directions(
         if key in user:
             ref = slopes[i * directions : (i + 1) * directions]
             got = vs[i, :, offsets[i] : offsets[i + 1]] @ user[key].ravel()
-            out[key] = _errors(got - ref, ref, index_of=lambda k: (k,))
+            out[key] = _errors(got, ref, index_of=lambda k: (k,))
     return out

@@ -1,30 +1,18 @@
 """Gradients of the jaxmlp costs by automatic differentiation: batch-averaged and per example.
 
-Activations, outputs and costs are given by name (keys of ``ACTIVATIONS``, ``OUTPUTS``, ``COSTS``) or as the
-functions themselves. Gradients come back in the params layout ``[{"w": (n_in, n_out), "b": (n_out,)}, ...]``.
+Activations, outputs and costs are given by name (keys of ``ACTIVATIONS``, ``OUTPUTS``, ``COSTS``).
+Gradients come back in the params layout ``[{"w": (n_in, n_out), "b": (n_out,)}, ...]``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import math
 
 import jax
+import numpy as np
 
-from jaxmlp.costs import COSTS
-from jaxmlp.model import ACTIVATIONS, OUTPUTS, Params
-
-
-def cost_function(
-    cost: str | Callable = "quadratic", *, activation: str | Callable = "sigmoid", output: str | Callable = "sigmoid"
-) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
-    """The cost ``C(params, x, y)`` with the given hidden activation and output layer filled in."""
-    cost_fn = _lookup(COSTS, cost, "cost")
-    kwargs = {
-        "activation": _lookup(ACTIVATIONS, activation, "activation"),
-        "output": _lookup(OUTPUTS, output, "output"),
-    }
-    return functools.partial(cost_fn, **kwargs)
+from jaxmlp.costs import CostName, cost_function
+from jaxmlp.model import ActivationName, OutputName, Params
 
 
 def grad(
@@ -32,9 +20,9 @@ def grad(
     x: jax.Array,
     y: jax.Array,
     *,
-    cost: str | Callable = "quadratic",
-    activation: str | Callable = "sigmoid",
-    output: str | Callable = "sigmoid",
+    cost: CostName = "quadratic",
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> Params:
     """``∂C/∂θ`` of the batch cost ``C = mean_x C_x`` for ``x`` (n, n_0) and labels ``y`` (n,)."""
     return jax.grad(cost_function(cost, activation=activation, output=output))(params, x, y)
@@ -45,9 +33,9 @@ def per_example_grads(
     x: jax.Array,
     y: jax.Array,
     *,
-    cost: str | Callable = "quadratic",
-    activation: str | Callable = "sigmoid",
-    output: str | Callable = "sigmoid",
+    cost: CostName = "quadratic",
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> Params:
     """Each example's gradient ``∂C_x/∂θ``: ``jax.vmap(jax.grad(C), in_axes=(None, 0, 0))`` over single examples.
 
@@ -58,9 +46,17 @@ def per_example_grads(
     return jax.vmap(jax.grad(cost_fn), in_axes=(None, 0, 0))(params, x, y)
 
 
-def _lookup(table: dict[str, Callable], key: str | Callable, what: str) -> Callable:
-    if callable(key):
-        return key
-    if key not in table:
-        raise ValueError(f"{what} must be one of {', '.join(table)}; got {key!r}")
-    return table[key]
+def tree_relative_error(got: object, want: object) -> float:
+    """``‖got − want‖ / max(‖want‖, tiny)`` over all leaves of two pytrees of one structure (float64 Frobenius norms).
+
+    The package's one relative-error helper: the gradient checker, benchmarks, notebooks and tests all use it.
+    """
+    got_leaves, want_leaves = jax.tree.leaves(got), jax.tree.leaves(want)
+    if len(got_leaves) != len(want_leaves):
+        raise ValueError(f"the trees have {len(got_leaves)} and {len(want_leaves)} leaves; expected one structure")
+    diff = norm = 0.0
+    for g, w in zip(got_leaves, want_leaves, strict=True):
+        w64 = np.asarray(w, np.float64)
+        diff += float(np.sum((np.asarray(g, np.float64) - w64) ** 2))
+        norm += float(np.sum(w64**2))
+    return math.sqrt(diff) / max(math.sqrt(norm), float(np.finfo(np.float64).tiny))

@@ -12,6 +12,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from jaxmlp.errors import InputError
+
 BOX = 20  # the digit fits in BOX × BOX pixels ...
 SIDE = 28  # ... centred by mass in SIDE × SIDE
 MIN_CONTRAST = 0.1  # ink must differ from the background by at least this much (of full scale)
@@ -33,13 +35,13 @@ def read_digit(path: str | os.PathLike | BinaryIO) -> np.ndarray:
             image.load()
             ink = _ink_from_image(image)
     except FileNotFoundError:
-        raise ValueError(f"no image file at {path}") from None
+        raise InputError(f"no image file at {path}") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"cannot read {path} as an image ({type(error).__name__})") from None
+        raise InputError(f"cannot read {path} as an image ({type(error).__name__})") from None
     try:
         return preprocess_digit(ink)
     except ValueError as error:
-        raise ValueError(f"{path}: {error}") from None
+        raise InputError(f"{path}: {error}") from None
 
 
 def _ink_from_image(image: Any) -> np.ndarray:
@@ -67,10 +69,10 @@ def preprocess_digit(image: Any, *, ink_is_bright: bool | None = None) -> np.nda
 
     gray = np.asarray(image)
     if gray.ndim != 2 or gray.size == 0:
-        raise ValueError(f"expected a 2-D grey image; got shape {gray.shape}")
+        raise InputError(f"expected a 2-D grey image; got shape {gray.shape}")
     gray = gray.astype(np.float32) / 255.0 if gray.dtype == np.uint8 else gray.astype(np.float32)
     if not np.all(np.isfinite(gray)):
-        raise ValueError("image has non-finite pixels")
+        raise InputError("image has non-finite pixels")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if ink_is_bright is None:
         ink_is_bright = np.median(border) < 0.5
@@ -79,7 +81,7 @@ def preprocess_digit(image: Any, *, ink_is_bright: bool | None = None) -> np.nda
     ink = np.clip(ink - background, 0.0, None)
     peak = float(ink.max())
     if peak < MIN_CONTRAST:
-        raise ValueError("image is blank: no digit stands out from the background")
+        raise InputError("image is blank: no digit stands out from the background")
     ink /= peak
     rows, cols = np.nonzero(ink > 0.2)  # the ink's bounding box, ignoring faint paper texture
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]

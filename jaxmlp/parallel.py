@@ -14,6 +14,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
+from jaxmlp.errors import InputError
+
 DATA_AXIS = "data"
 
 Devices = int | Sequence[jax.Device]
@@ -31,7 +33,7 @@ def data_mesh(devices: Devices | None = None) -> Mesh:
         chosen = available
     elif isinstance(devices, int | np.integer) and not isinstance(devices, bool):
         if not 1 <= devices <= len(available):
-            raise ValueError(
+            raise InputError(
                 f"devices={devices} asked for, but JAX sees {len(available)} "
                 f"{available[0].platform.upper()} device(s) ({_MORE_DEVICES_HINT})"
             )
@@ -39,13 +41,13 @@ def data_mesh(devices: Devices | None = None) -> Mesh:
     else:
         chosen = list(devices)
         if not chosen:
-            raise ValueError(f"devices is an empty list; JAX sees {len(available)} device(s)")
+            raise InputError(f"devices is an empty list; JAX sees {len(available)} device(s)")
         if not all(isinstance(d, jax.Device) for d in chosen):
-            raise TypeError(f"devices must be an int or a list of jax devices; got {devices!r}")
+            raise InputError(f"devices must be an int or a list of jax devices; got {devices!r}")
         if len(set(chosen)) != len(chosen):
-            raise ValueError("devices lists the same device twice")
+            raise InputError("devices lists the same device twice")
     if jax.process_count() > 1 and len(chosen) != len(available):
-        raise ValueError(f"with {jax.process_count()} processes the mesh must span all {len(available)} devices")
+        raise InputError(f"with {jax.process_count()} processes the mesh must span all {len(available)} devices")
     return jax.make_mesh((len(chosen),), (DATA_AXIS,), axis_types=(AxisType.Auto,), devices=chosen)
 
 
@@ -54,7 +56,7 @@ def check_batch(batch_size: int, mesh: Mesh) -> None:
     n = mesh.size
     if batch_size % n:
         lower, upper = batch_size - batch_size % n, batch_size + n - batch_size % n
-        raise ValueError(
+        raise InputError(
             f"batch size {batch_size} does not divide evenly over {n} devices; "
             f"use a multiple of {n}, such as {lower or upper} or {upper}"
         )
@@ -105,13 +107,18 @@ def process_share(n: int) -> slice:
     """The rows ``[lo, hi)`` of a length-``n`` global batch that this process feeds (``n`` must divide evenly)."""
     count, index = jax.process_count(), jax.process_index()
     if n % count:
-        raise ValueError(f"batch of {n} does not split evenly over {count} processes")
+        raise InputError(f"batch of {n} does not split evenly over {count} processes")
     share = n // count
     return slice(index * share, (index + 1) * share)
 
 
 def initialize_distributed(
-    coordinator: str, num_processes: int, process_id: int, *, local_device_ids: Sequence[int] | None = None
+    coordinator: str,
+    num_processes: int,
+    process_id: int,
+    *,
+    local_device_ids: Sequence[int] | None = None,
+    timeout: int = 300,
 ) -> None:
     """Join a multi-host run: ``jax.distributed.initialize`` with the coordinator ``HOST:PORT`` of process 0.
 
@@ -119,15 +126,16 @@ def initialize_distributed(
     devices (on CPU they talk through gloo collectives, the default).
     """
     if not isinstance(num_processes, int) or num_processes < 1:
-        raise ValueError(f"num_processes must be a positive integer; got {num_processes!r}")
+        raise InputError(f"num_processes must be a positive integer; got {num_processes!r}")
     if not isinstance(process_id, int) or not 0 <= process_id < num_processes:
-        raise ValueError(f"process_id must be in 0..{num_processes - 1}; got {process_id!r}")
+        raise InputError(f"process_id must be in 0..{num_processes - 1}; got {process_id!r}")
     host, _, port = coordinator.rpartition(":")
     if not host or not port.isdigit():
-        raise ValueError(f"coordinator must look like HOST:PORT (e.g. 10.0.0.1:1234); got {coordinator!r}")
+        raise InputError(f"coordinator must look like HOST:PORT (e.g. 10.0.0.1:1234); got {coordinator!r}")
     jax.distributed.initialize(
         coordinator_address=coordinator,
         num_processes=num_processes,
         process_id=process_id,
         local_device_ids=local_device_ids,
+        initialization_timeout=timeout,
     )

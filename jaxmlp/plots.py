@@ -2,7 +2,7 @@
 
 Every function builds a ``matplotlib.figure.Figure`` directly (no pyplot, so no global state and no
 display is needed), returns it, and, given ``path``, also saves it as a PNG of exactly ``SIZES[kind]``
-pixels (width, height). ``import jaxmlp`` never imports this module; the arrays come from ``jaxmlp.inspect``.
+pixels (width, height). ``import jaxmlp`` never imports this module; the arrays come from ``jaxmlp.neurons``.
 """
 
 from __future__ import annotations
@@ -126,7 +126,7 @@ def network_figure(
 ) -> Figure:
     """One digit going through the network: the image ``a_0`` (784 pixels), then each layer's neurons.
 
-    ``activations`` is ``[a_0 (784,), a_1, ..., a_L]`` from ``jaxmlp.inspect.layer_activations`` for one image.
+    ``activations`` is ``[a_0 (784,), a_1, ..., a_L]`` from ``jaxmlp.neurons.layer_activations`` for one image.
     A neuron's brightness is its activation (scaled to the largest in its layer when that exceeds 1);
     the output neurons are labelled with their digit, the network's answer highlighted.
     """
@@ -180,7 +180,7 @@ def network_figure(
 def noise_histogram(result: Any, *, path: str | os.PathLike | None = None) -> Figure:
     """Top output activation on uniform-noise images vs real test digits, plus which digit noise is called.
 
-    ``result`` is a ``jaxmlp.inspect.NoiseConfidence`` (fields ``noise``, ``noise_digit``, ``digits``).
+    ``result`` is a ``jaxmlp.neurons.NoiseConfidence`` (fields ``noise``, ``noise_digit``, ``digits``).
     """
     noise, digits = np.asarray(result.noise), np.asarray(result.digits)
     named = np.asarray(result.noise_digit)
@@ -299,11 +299,13 @@ def training_curves(history: Any, *, path: str | os.PathLike | None = None) -> F
 
 
 def save_training_plots(out_dir: str | os.PathLike, params: Any, history: Any) -> list[str]:
-    """``curves.png`` and ``weights_layer1.png`` in ``out_dir`` (what ``jaxmlp train --plots`` writes)."""
-    from jaxmlp.inspect import first_layer_images
+    """``curves.png`` (when there is a ``history``) and ``weights_layer1.png`` in ``out_dir`` (``train --plots``)."""
+    from jaxmlp.neurons import first_layer_images
 
-    curves = os.path.join(out_dir, "curves.png")
-    weights = os.path.join(out_dir, "weights_layer1.png")
-    training_curves(history, path=curves)
-    weight_grid(first_layer_images(params), title="first hidden layer: each neuron's 784 weights", path=weights)
-    return [curves, weights]
+    written = []
+    if history is not None:
+        written.append(os.path.join(out_dir, "curves.png"))
+        training_curves(history, path=written[-1])
+    written.append(os.path.join(out_dir, "weights_layer1.png"))
+    weight_grid(first_layer_images(params), title="first hidden layer: each neuron's 784 weights", path=written[-1])
+    return written

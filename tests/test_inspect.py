@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import inspect as ji
+from jaxmlp import neurons as ji
 from jaxmlp.checkpoint import save_params
 
 SIGMOID = {"activation": jax.nn.sigmoid, "output": jax.nn.sigmoid}

@@ -12,7 +12,7 @@ pytest.importorskip("matplotlib")
 from PIL import Image
 
 import jaxmlp
-from jaxmlp import inspect as ji
+from jaxmlp import neurons as ji
 from jaxmlp import plots
 
 KW = jaxmlp.PRESETS["seed"].forward_kwargs()

@@ -19,13 +19,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import jaxmlp
-    from jaxmlp.checkpoint import load_params
+    from jaxmlp.checkpoint import load_network
     from jaxmlp.cli import UsageError
 
     if args.data_dir and not os.path.isdir(args.data_dir):
         raise UsageError(f"--data-dir {args.data_dir} is not a folder; expected a folder holding the MNIST IDX files")
-    params, meta = load_params(args.params)
-    config = config_from_meta(meta, params)
+    params, config, _ = load_network(args.params)
     data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     cost, accuracy = jaxmlp.evaluate(params, data.x_test, data.y_test, config)
     if args.json:
@@ -34,11 +33,3 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"test accuracy {accuracy:.2%}  test {config.cost} cost {cost:.4f}  ({len(data.y_test)} images)")
     return 0
-
-
-def config_from_meta(meta: dict[str, Any], params: Any) -> Any:
-    """The ``TrainConfig`` a checkpoint was trained with (activation, output and cost matter here)."""
-    from jaxmlp.model import layer_sizes
-    from jaxmlp.train import TrainConfig
-
-    return TrainConfig.from_dict({**meta.get("config", {}), "sizes": layer_sizes(params)})

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from jaxmlp.cli import UsageError
+from jaxmlp.errors import InputError as UsageError
 
 CHOICES = {
     "activation": ("sigmoid", "relu", "tanh"),

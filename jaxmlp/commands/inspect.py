@@ -26,16 +26,17 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     import jaxmlp
-    from jaxmlp import inspect, plots
-    from jaxmlp.checkpoint import load_params
-    from jaxmlp.commands.evaluate import config_from_meta
+    from jaxmlp import neurons, plots
+    from jaxmlp.checkpoint import load_network
+    from jaxmlp.model import layer_activations
+    from jaxmlp.validate import to_float
 
-    params, meta = load_params(args.params)
-    kw = config_from_meta(meta, params).forward_kwargs()
+    params, config, _ = load_network(args.params)
+    kw = {"activation": config.activation, "output": config.output}
     data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     if not 0 <= args.image < len(data.y_test):
         raise ValueError(f"--image must be a test image index in 0..{len(data.y_test) - 1}; got {args.image}")
-    x_test = inspect.as_float(data.x_test)
+    x_test = to_float(data.x_test)
     out = args.out
     os.makedirs(out, exist_ok=True)
     pages: list[tuple[str, str]] = []
@@ -48,14 +49,14 @@ def run(args: argparse.Namespace) -> int:
     draw(
         "weights_layer1.png",
         "Each first hidden neuron's 784 incoming weights as a 28×28 image: blue pixels excite it, red ones inhibit it.",
-        plots.weight_grid(inspect.first_layer_images(params), title="first hidden layer: incoming weights"),
+        plots.weight_grid(neurons.first_layer_images(params), title="first hidden layer: incoming weights"),
     )
     if n_layers > 2:
         draw(
             "weights_layer2.png",
             "Each second hidden neuron's weighted sum of the first layer's weight images "
             "(w1 @ w2): the pixel pattern it sees through the first layer, if that layer were linear.",
-            plots.weight_grid(inspect.second_layer_images(params), title="second hidden layer: w1 @ w2"),
+            plots.weight_grid(neurons.second_layer_images(params), title="second hidden layer: w1 @ w2"),
         )
     for layer in range(1, n_layers + 1):
         name = "output" if layer == n_layers else f"layer{layer}"
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
             "ascent on the image from uniform grey with a small penalty on ink (each stretched to its brightest "
             "pixel).",
             plots.image_grid(
-                inspect.maximize_layer(params, layer, **kw),
+                neurons.maximize_layer(params, layer, **kw),
                 titles=titles,
                 stretch=True,
                 title=f"images that most excite each {kind}",
@@ -77,22 +78,22 @@ def run(args: argparse.Namespace) -> int:
     draw(
         "activations.png",
         f"Test image {args.image} (a {label}) going through the network: each neuron's brightness is its activation.",
-        plots.network_figure(inspect.layer_activations(params, x, **kw), label=label),
+        plots.network_figure(layer_activations(params, x, **kw), label=label),
     )
-    noise = inspect.noise_confidence(params, jax.random.key(args.seed), x_test, **kw)
+    noise = neurons.noise_confidence(params, jax.random.key(args.seed), x_test, **kw)
     draw(
         "noise_confidence.png",
         f"The top output on 1,000 images of uniform noise (median {_median(noise.noise):.2f}) "
         f"vs on the {len(noise.digits)} test digits (median {_median(noise.digits):.2f}).",
         plots.noise_histogram(noise),
     )
-    matrix = inspect.confusion_matrix(params, x_test, data.y_test, **kw)
+    matrix = neurons.confusion_matrix(params, x_test, data.y_test, **kw)
     draw(
         "confusion.png",
         "How often each true digit (row) is answered as each digit (column) on the test set.",
         plots.confusion_figure(matrix),
     )
-    wrong = inspect.confident_mistakes(params, x_test, data.y_test, k=16, **kw)
+    wrong = neurons.confident_mistakes(params, x_test, data.y_test, k=16, **kw)
     draw(
         "mistakes.png",
         "The 16 test digits the network gets wrong most confidently: true → answer (top output).",

@@ -22,15 +22,15 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from jaxmlp.checkpoint import load_params
-    from jaxmlp.commands.evaluate import config_from_meta
+    from jaxmlp.checkpoint import load_network
     from jaxmlp.image import read_digit
     from jaxmlp.model import forward
+    from jaxmlp.validate import to_float
 
-    params, meta = load_params(args.params)
+    params, config, _ = load_network(args.params)
     pixels = read_digit(args.image)
-    x = pixels.astype(np.float32) / 255.0
-    outputs = np.asarray(forward(params, x, **config_from_meta(meta, params).forward_kwargs()), np.float64)
+    outputs = forward(params, to_float(pixels), activation=config.activation, output=config.output)
+    outputs = np.asarray(outputs, np.float64)
     digit = int(np.argmax(outputs))
     if args.json:
         print(json.dumps({"digit": digit, "activations": outputs.tolist(), "image": args.image}))

@@ -15,24 +15,20 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxmlp.checkpoint import atomic_write
 from jaxmlp.data.dataset import Dataset, check_official
+from jaxmlp.errors import InputError
+from jaxmlp.files import atomic_write, cache_root
 
 KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-class CacheCorruptError(ValueError):
+class CacheCorruptError(InputError):
     """A cache file exists but is truncated, fails its checksum, or holds the wrong arrays."""
 
 
 def cache_dir(override: str | os.PathLike[str] | None = None) -> Path:
-    """The cache folder, following ``override`` > $JAXMLP_CACHE_DIR > $XDG_CACHE_HOME/jaxmlp > ~/.cache/jaxmlp."""
-    if override is not None:
-        return Path(override).expanduser()
-    if os.environ.get("JAXMLP_CACHE_DIR"):
-        return Path(os.environ["JAXMLP_CACHE_DIR"]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "jaxmlp"
+    """The cache folder (see ``jaxmlp.files.cache_root``)."""
+    return cache_root(override)
 
 
 def cache_path(dataset: str, override: str | os.PathLike[str] | None = None) -> Path:
@@ -59,11 +55,14 @@ def load_cache(dataset: str, override: str | os.PathLike[str] | None = None) -> 
     if not path.is_file():
         return None
     sha_path = path.with_name(path.name + ".sha256")
-    data = path.read_bytes()
     try:
-        expected = sha_path.read_text().split()[0]
-    except (OSError, IndexError):
-        raise CacheCorruptError(f"{path}: checksum file {sha_path.name} is missing or empty") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise CacheCorruptError(f"{path}: unreadable ({error.strerror or error})") from None
+    try:
+        expected = sha_path.read_text(encoding="ascii").split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):  # missing, empty, a folder, binary garbage: all rebuildable
+        raise CacheCorruptError(f"{path}: checksum file {sha_path.name} is missing, empty or damaged") from None
     digest = hashlib.sha256(data).hexdigest()
     if digest != expected:
         raise CacheCorruptError(f"{path}: SHA-256 {digest[:12]}… does not match {sha_path.name} ({expected[:12]}…)")
@@ -75,5 +74,5 @@ def load_cache(dataset: str, override: str | os.PathLike[str] | None = None) -> 
             source = str(npz["source"])
         ds = Dataset(**arrays, source=f"cache ({source})", name=dataset)
         return check_official(ds)
-    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, KeyError, ValueError, TypeError, zipfile.BadZipFile) as e:
         raise CacheCorruptError(f"{path}: unreadable or wrong contents ({e})") from e

