@@ -35,7 +35,13 @@ def _on_sigterm(signum: int, frame: Any) -> NoReturn:
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line on stderr (no usage block), exit code 2."""
+    """An ``ArgumentParser`` whose errors are one line on stderr (no usage block), exit code 2.
+
+    Abbreviated flags are refused (``--epoch`` is not ``--epochs``): a typo must not silently mean something.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **{**kwargs, "allow_abbrev": False})
 
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments" in message:
@@ -74,7 +80,10 @@ def _main(argv: Sequence[str] | None) -> int:
 
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args, extra = parser.parse_known_args(argv)
+        if extra:  # reported by the subcommand's parser: `jaxmlp train: error: ... (see jaxmlp train --help)`
+            commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+            commands.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     except SystemExit as exit_:  # --help, --version (0) or a bad flag (2, already reported in one line)
         return exit_.code if isinstance(exit_.code, int) else 2
     try:

@@ -56,7 +56,7 @@ class TrainConfig:
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
         fix(self, "lr", check_positive_number(self.lr, "lr"))
-        fix(self, "epochs", check_int(self.epochs, "epochs", low=1, high=10**6))
+        fix(self, "epochs", check_int(self.epochs, "epochs", low=1))
         if self.batch_size is not None:
             fix(self, "batch_size", check_int(self.batch_size, "batch_size", low=1))
         fix(self, "shift", check_int(self.shift, "shift", low=0, high=MAX_SHIFT))
@@ -69,9 +69,15 @@ class TrainConfig:
         if self.cost == "cross-entropy" and self.output not in OUTPUTS_FOR_CROSS_ENTROPY:
             raise InputError(f"cost 'cross-entropy' needs output 'softmax' or 'sigmoid'; got output {self.output!r}")
         if smoothing and self.cost != "cross-entropy":
-            raise InputError(f"label_smoothing needs cost 'cross-entropy'; got cost {self.cost!r}")
+            raise InputError(
+                f"label_smoothing needs cost 'cross-entropy'; got cost {self.cost!r} (set label_smoothing=0, "
+                "--label-smoothing 0)"
+            )
         if self.weight_decay and self.optimizer != "adamw":
-            raise InputError(f"weight_decay needs optimizer 'adamw'; got optimizer {self.optimizer!r}")
+            raise InputError(
+                f"weight_decay needs optimizer 'adamw'; got optimizer {self.optimizer!r} (set weight_decay=0, "
+                "--weight-decay 0)"
+            )
         check_memory(self.sizes, self.batch_size or 60_000)
 
     @classmethod

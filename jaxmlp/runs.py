@@ -44,6 +44,7 @@ class RunFolder:
 
     path: Path
     lock_file: IO[str] | None = None
+    created: bool = False  # made by this run: removed again if the run fails before writing anything
 
     @classmethod
     def open(
@@ -55,6 +56,7 @@ class RunFolder:
         folder = Path(path)
         if folder.exists() and not folder.is_dir():
             raise InputError(f"--out {folder} is a file; expected a folder for params.npz and metrics.json")
+        created = not folder.exists()
         try:
             folder.mkdir(parents=True, exist_ok=True)
             lock_file = open(folder / LOCK_NAME, "a+")  # noqa: SIM115 - held open for the run's lifetime
@@ -71,7 +73,7 @@ class RunFolder:
             raise InputError(
                 f"--out {folder} is in use by another jaxmlp run ({owner}); wait for it or choose another folder"
             ) from None
-        run = cls(folder, lock_file)
+        run = cls(folder, lock_file, created)
         try:
             run._check_contents(overwrite, resuming_from)
             run._check_writable()
@@ -132,8 +134,12 @@ class RunFolder:
     def __enter__(self) -> RunFolder:
         return self
 
-    def __exit__(self, *_: Any) -> None:
+    def __exit__(self, kind: Any, *_: Any) -> None:
         self.close()
+        if kind is not None and self.created:  # a run that failed early leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                (self.path / LOCK_NAME).unlink()
+                self.path.rmdir()  # only succeeds if nothing else was written
 
 
 def json_safe(value: Any) -> Any:

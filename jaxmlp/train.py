@@ -219,7 +219,7 @@ def fit(
             what = f"cost became {step_costs[bad]}" if not finite.all() else "params became NaN or infinite"
             raise DivergenceError(
                 f"{what} at epoch {state.epoch + 1}, step {bad + 1}: training diverged; "
-                f"try a smaller learning rate than {config.lr:g}",
+                f"try a smaller learning rate than {config.lr}",
                 state,
                 history,
             )

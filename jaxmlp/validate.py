@@ -124,7 +124,7 @@ def check_label_shape(y: Any, x: Any, name: str = "y", *, num_classes: int = NUM
     when concrete."""
     check_array(y, name)
     if not np.issubdtype(y.dtype, np.integer):
-        raise InputError(f"{name} has dtype {y.dtype}; expected integer labels 0..{num_classes - 1}")
+        raise InputError(f"{name} has dtype {y.dtype}; labels must be integers 0..{num_classes - 1}")
     if tuple(y.shape) != tuple(x.shape[:-1]):
         raise InputError(f"{name} has shape {tuple(y.shape)}; expected {tuple(x.shape[:-1])}, one label per image")
     if not is_traced(y) and y.size:
@@ -200,13 +200,17 @@ def _physical_memory() -> int:
 
 def check_int(value: Any, name: str, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` is a Python or NumPy integer (``bool`` is not) in ``[low, high]``; returns it as ``int``."""
+    if low == 1 and high is None:
+        kind = "a positive integer"
+    elif low is not None and high is not None:
+        kind = f"an integer in {low}..{high}"
+    else:
+        kind = f"an integer >= {low}" if low is not None else "an integer"
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise InputError(f"{name} must be an integer; got {value!r}")
-    value = int(value)
+        raise InputError(f"{name} must be {kind}; got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"{low}..{high}" if low is not None and high is not None else f">= {low}" if low is not None else ""
-        raise InputError(f"{name} must be an integer {bounds}; got {value}")
-    return value
+        raise InputError(f"{name} must be {kind}; got {value}")
+    return int(value)
 
 
 def check_positive_number(value: Any, name: str, *, allow_zero: bool = False) -> float:

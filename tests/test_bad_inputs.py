@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import checkpoint, validate
+from jaxmlp import checkpoint, resume, validate
 from jaxmlp.cli import main
 from jaxmlp.data import MNISTUnavailableError
-from jaxmlp.train import TrainConfig, init_state
+from jaxmlp.config import TrainConfig
+from jaxmlp.epoch import init_state
+from jaxmlp.train import History
 
 SMALL = TrainConfig(batch_size=50, epochs=2)
 
@@ -102,7 +104,12 @@ LIBRARY_CASES = [
         r"params\[0\] has w \(784, 16\) and b \(3,\)",
     ),
     # the costs
-    Case("cost-float-labels", lambda c: jaxmlp.quadratic_cost(c.params, X, Y * 1.0), TypeError, r"integer labels"),
+    Case(
+        "cost-float-labels",
+        lambda c: jaxmlp.quadratic_cost(c.params, X, Y * 1.0),
+        TypeError,
+        r"labels must be integers",
+    ),
     Case("cost-label-count", lambda c: jaxmlp.quadratic_cost(c.params, X, Y[:3]), ValueError, r"\(3,\); expected \(4,"),
     Case(
         "cost-one-hot",
@@ -112,9 +119,9 @@ LIBRARY_CASES = [
     ),
     Case(
         "cost-xent-identity",
-        lambda c: jaxmlp.cross_entropy_cost(c.params, X, Y, output=lambda z: z),
+        lambda c: jaxmlp.cross_entropy_cost(c.params, X, Y, output="identity"),
         ValueError,
-        r"needs output=jax\.nn\.softmax or jax\.nn\.sigmoid",
+        r"output must be one of softmax, sigmoid; got 'identity'",
     ),
     Case(
         "cost-grad-x-width",
@@ -132,7 +139,18 @@ LIBRARY_CASES = [
         r"params\[2\]\['b'\] holds NaN",
     ),
     # evaluate
-    Case("eval-float-x", lambda c: jaxmlp.evaluate(c.params, X, Y), TypeError, r"evaluate expects uint8 pixels"),
+    Case(
+        "eval-float-255", lambda c: jaxmlp.evaluate(c.params, X * 255, Y), ValueError, r"pixels in \[127\.5, 127\.5\]"
+    ),
+    Case(
+        "eval-not-mnist",
+        lambda c: jaxmlp.evaluate(_zeros((784, 16, 9)), X, Y),
+        ValueError,
+        r"layer sizes \(784, 16, 9\); an MNIST network needs 784 inputs and 10 outputs",
+    ),
+    Case("accuracy-label-10", lambda c: jaxmlp.accuracy(c.params, X, Y + 7), ValueError, r"label 10 at index 3"),
+    Case("accuracy-labels-list", lambda c: jaxmlp.accuracy(c.params, X, [0, 1, 2, 3]), TypeError, r"y is a list"),
+    Case("cost-label-10", lambda c: jaxmlp.quadratic_cost(c.params, X, Y + 7), ValueError, r"label 10 at index 3"),
     Case(
         "eval-label-range",
         lambda c: jaxmlp.evaluate(c.params, c.data.x_test, c.data.y_test + 5),
@@ -148,7 +166,12 @@ LIBRARY_CASES = [
     # fit
     Case("fit-not-dataset", lambda c: jaxmlp.fit((X, Y), SMALL), TypeError, r"expected a jaxmlp\.Dataset"),
     Case("fit-batch-too-big", lambda c: jaxmlp.fit(c.data, SMALL, batch_size=101), ValueError, r"larger than the 100"),
-    Case("fit-sizes", lambda c: jaxmlp.fit(c.data, SMALL, sizes=(784, 16, 9)), ValueError, r"10 digit classes"),
+    Case(
+        "fit-sizes",
+        lambda c: jaxmlp.fit(c.data, SMALL, sizes=(784, 16, 9)),
+        ValueError,
+        r"an MNIST network needs 784 inputs and 10 outputs",
+    ),
     Case("fit-unknown-setting", lambda c: jaxmlp.fit(c.data, SMALL, lrr=1.0), TypeError, r"unknown settings lrr"),
     Case("fit-lr-zero", lambda c: jaxmlp.fit(c.data, SMALL, lr=0), ValueError, r"lr must be a positive number"),
     Case("fit-epochs-zero", lambda c: jaxmlp.fit(c.data, SMALL, epochs=0), ValueError, r"epochs must be a positive"),
@@ -178,10 +201,28 @@ LIBRARY_CASES = [
     Case("config-optimizer", lambda c: TrainConfig(optimizer="lbfgs"), ValueError, r"optimizer must be one of"),
     Case("config-schedule", lambda c: TrainConfig(schedule="step"), ValueError, r"schedule must be one of"),
     Case(
+        "config-seed-huge",
+        lambda c: TrainConfig(seed=2**70),
+        ValueError,
+        r"seed must be an integer in -9223372036854775808\.\.",
+    ),
+    Case("config-seed-str", lambda c: TrainConfig(seed="a"), TypeError, r"seed must be an integer in .*; got 'a'"),
+    Case("config-init", lambda c: TrainConfig(init="xavier"), ValueError, r"init must be one of normal, lecun, he"),
+    Case("config-decay-str", lambda c: TrainConfig(weight_decay="x"), ValueError, r"weight_decay must be a non-neg"),
+    Case("config-decay-gd", lambda c: TrainConfig(weight_decay=0.1), ValueError, r"weight_decay needs optimizer"),
+    Case("config-lr-bool", lambda c: TrainConfig(lr=True), ValueError, r"lr must be a positive number; got True"),
+    Case("config-smooth-quad", lambda c: TrainConfig(label_smoothing=0.1), ValueError, r"needs cost 'cross-entropy'"),
+    Case("config-sizes-huge", lambda c: TrainConfig(sizes=(784, 10**10, 10)), ValueError, r"need about .* GiB"),
+    Case("config-from-dict-typo", lambda c: TrainConfig.from_dict({"lrr": 1.0}), ValueError, r"unknown config fields"),
+    Case("config-from-list", lambda c: TrainConfig.from_dict([1, 2]), TypeError, r"config is a list; expected a dict"),
+    Case("init-sizes-huge", lambda c: jaxmlp.init_params(KEY, (784, 10**10, 10)), ValueError, r"GiB"),
+    Case("history-malformed", lambda c: History.from_dict({"train_cost": "x"}), ValueError, r"history\['train_cost'\]"),
+    Case("history-ragged", lambda c: History.from_dict({"train_cost": [1.0]}), ValueError, r"different lengths"),
+    Case(
         "config-xent-identity",
         lambda c: TrainConfig(cost="cross-entropy", output="identity"),
         ValueError,
-        r"cross-entropy' needs output",
+        r"cross-entropy' needs output 'softmax' or 'sigmoid'",
     ),
     # Dataset (the data layer's checks)
     Case("data-float-pixels", lambda c: _dataset(x_train=np.zeros((100, 784))), TypeError, r"dtype float64"),
@@ -238,29 +279,34 @@ LIBRARY_CASES = [
     ),
     Case("save-not-params", lambda c: checkpoint.save_params(c.good_params, {"w": 1}), TypeError, r"list of layers"),
     # load_state / save_state
-    Case("state-from-params", lambda c: checkpoint.load_state(c.good_params), ValueError, r"not a resume checkpoint"),
+    Case("state-from-params", lambda c: resume.load_state(c.good_params), ValueError, r"not a resume checkpoint"),
     Case(
         "state-other-config",
-        lambda c: checkpoint.load_state(c.good_state, dataclasses.replace(SMALL, lr=0.5)),
+        lambda c: resume.load_state(c.good_state, dataclasses.replace(SMALL, lr=0.5)),
         ValueError,
         r"different config: lr=3\.0 \(this run: 0\.5\)",
     ),
     Case(
         "state-opt-mismatch",
-        lambda c: checkpoint.load_state(c.adam_state_as_gd),
+        lambda c: resume.load_state(c.adam_state_as_gd),
         ValueError,
         r"does not match the expected structure: unexpected opt_state/",
     ),
     Case(
         "state-save-nan",
-        lambda c: checkpoint.save_state(
+        lambda c: resume.save_state(
             c.good_state, init_state(SMALL)._replace(params=_set(c.params, 1, "b", jnp.full(16, jnp.inf))), SMALL
         ),
         ValueError,
         r"refusing to save non-finite values \(params/layers/1/b\)",
     ),
     # validate helpers used at the entry points
-    Case("labels-list", lambda c: validate.check_labels([1, 2]), TypeError, r"y is a list; expected a numpy or jax"),
+    Case(
+        "labels-list",
+        lambda c: validate.check_labels([1, 2]),
+        TypeError,
+        r"y is a list; expected a numpy.ndarray or jax.Array",
+    ),
     Case("labels-negative", lambda c: validate.check_labels(np.array([3, -1])), ValueError, r"label -1 at index 1"),
     Case("images-inf", lambda c: validate.check_images(X.copy().clip(np.inf)), ValueError, r"non-finite pixel \(inf\)"),
 ]
@@ -283,7 +329,7 @@ def _gradcheck_cases() -> list[Case]:
         Case("check-gradients-x-width", with_input(x=X[:, :783]), ValueError, r"x has shape \(4, 783\)"),
         Case("check-gradients-x-nan", with_input(x=X * np.nan), ValueError, r"non-finite pixel"),
         Case("check-gradients-label-10", with_input(y=Y + 7), ValueError, r"label 10 at index 3"),
-        Case("check-gradients-float-y", with_input(y=Y * 1.0), TypeError, r"integer labels"),
+        Case("check-gradients-float-y", with_input(y=Y * 1.0), TypeError, r"labels must be integers"),
         Case("check-gradients-not-callable", with_input(fn="backprop"), TypeError, r"grad_fn .*callable"),
     ]
 
@@ -307,7 +353,7 @@ CLI_CASES = [
     CliCase("train-batch-text", lambda c: ["train", "--batch-size", "all"], r"--batch-size: expected a positive int"),
     CliCase("train-epochs-zero", lambda c: ["train", "--epochs", "0"], r"--epochs: expected a positive int"),
     CliCase("train-epochs-frac", lambda c: ["train", "--epochs", "1.5"], r"--epochs: expected a positive int"),
-    CliCase("train-shift-big", lambda c: ["train", "--shift", "9"], r"shift must be an integer number of pixels"),
+    CliCase("train-shift-big", lambda c: ["train", "--shift", "9"], r"shift must be an integer in 0\.\.4; got 9"),
     CliCase("train-shift-text", lambda c: ["train", "--shift", "x"], r"--shift: invalid int value"),
     CliCase("train-seed-text", lambda c: ["train", "--seed", "abc"], r"--seed: invalid int value"),
     CliCase("train-xent-identity", lambda c: ["train", "--cost", "cross-entropy", "--output", "identity"], r"needs"),
@@ -316,7 +362,7 @@ CLI_CASES = [
     CliCase(
         "train-no-idx-files",
         lambda c: ["train", "--source", "idx", "--data-dir", c.empty_dir],
-        r"could not load mnist \(idx: .* lacks",
+        r"could not load mnist \(tried idx: .* lacks",
     ),
     CliCase("train-out-file", lambda c: ["train", "--out", c.corrupt], r"--out .* is a file; expected a folder"),
     CliCase("train-json-value", lambda c: ["train", "--json=yes"], r"--json: ignored explicit argument"),
@@ -334,7 +380,15 @@ CLI_CASES = [
         r"saved with preset='seed' \(flag: 'best'\)",
     ),
     CliCase("train-resume-finished", lambda c: ["train", "--resume", c.finished_state], r"already finished all 2"),
-    CliCase("train-checkpoint-dir", lambda c: ["train", "--checkpoint", c.empty_dir], r"--checkpoint .* is a folder"),
+    CliCase("train-out-empty", lambda c: ["train", "--out", ""], r"--out is empty"),
+    CliCase("train-out-other-run", lambda c: ["train", "--out", c.run_dir], r"already holds another run's params\.npz"),
+    CliCase("train-seed-huge", lambda c: ["train", "--seed", str(2**70), "--out", c.fresh()], r"seed must be an int"),
+    CliCase("train-sizes-huge", lambda c: ["train", "--sizes", "784,10000000000,10"], r"need about [\d,.]+ GiB"),
+    CliCase("train-decay-gd", lambda c: ["train", "--weight-decay", "0.1"], r"weight_decay needs optimizer 'adamw'"),
+    CliCase("train-flag-typo", lambda c: ["train", "--epoch", "3"], r"did you mean --epochs"),
+    CliCase("train-resume-empty", lambda c: ["train", "--resume", ""], r"--resume '': no such file"),
+    CliCase("evaluate-not-mnist", lambda c: ["evaluate", c.not_mnist], r"an MNIST network needs 784 inputs and 10"),
+    CliCase("predict-not-mnist", lambda c: ["predict", c.not_mnist, c.corrupt], r"an MNIST network needs 784"),
     CliCase("evaluate-no-file", lambda c: ["evaluate"], r"required: params"),
     CliCase("evaluate-missing", lambda c: ["evaluate", c.missing], r"no checkpoint file at"),
     CliCase("evaluate-corrupt", lambda c: ["evaluate", c.corrupt], r"not a readable jaxmlp checkpoint"),
@@ -378,7 +432,6 @@ def _optional_cli_cases() -> list[CliCase]:
                 r"does not combine with .*--resume",
             ),
         ],
-        "--plots": [CliCase("train-plots-no-out", lambda c: ["train", "--plots"], r"--plots needs --out")],
         "--coordinator": [
             CliCase("train-coordinator-alone", lambda c: ["train", "--coordinator", "h:1"], r"needs all of"),
             CliCase("train-num-processes", lambda c: ["train", "--num-processes", "0"], r"--num-processes: expected"),
@@ -403,14 +456,21 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
     (d / "empty").mkdir()
     c.empty_dir = str(d / "empty")
     c.good_params = str(d / "params.npz")
-    checkpoint.save_params(c.good_params, params, {"config": dataclasses.asdict(SMALL)})
+    checkpoint.save_params(c.good_params, params, {"config": SMALL.to_dict()})
+    c.not_mnist = str(d / "not-mnist.npz")
+    checkpoint.save_params(c.not_mnist, _zeros((784, 16, 9)))
+    (d / "other-run").mkdir()
+    (d / "other-run" / "params.npz").write_bytes(pathlib.Path(c.good_params).read_bytes())
+    c.run_dir = str(d / "other-run")
+    fresh = itertools.count()
+    c.fresh = lambda: str(d / f"fresh-{next(fresh)}")
     c.good_state = str(d / "state.npz")
-    checkpoint.save_state(c.good_state, init_state(SMALL), SMALL, {"preset": "seed"})
+    resume.save_state(c.good_state, init_state(SMALL), SMALL, {"preset": "seed"})
     c.finished_state = str(d / "finished.npz")
-    checkpoint.save_state(c.finished_state, init_state(SMALL)._replace(epoch=2), SMALL)
+    resume.save_state(c.finished_state, init_state(SMALL)._replace(epoch=2), SMALL)
     adam = dataclasses.replace(SMALL, optimizer="adam")
     c.adam_state_as_gd = str(d / "adam-as-gd.npz")
-    checkpoint.save_state(c.adam_state_as_gd, init_state(adam), SMALL)  # gd config, adam's optimizer arrays
+    resume.save_state(c.adam_state_as_gd, init_state(adam), SMALL)  # gd config, adam's optimizer arrays
     c.corrupt = str(d / "corrupt.npz")
     (d / "corrupt.npz").write_bytes(b"this is not a zip file\n" * 10)
     good = (d / "params.npz").read_bytes()
@@ -451,7 +511,8 @@ def test_cli_rejects(case: CliCase, ctx: types.SimpleNamespace, capsys: pytest.C
     code = main(case.argv(ctx))
     err = capsys.readouterr().err
     assert code == 2, err
-    assert err.endswith("\n") and err.count("\n") == 1, f"expected one line on stderr, got:\n{err}"
+    lines = 2 if "could not load" in err else 1  # a missing data source: what was tried, then what to do
+    assert err.endswith("\n") and err.count("\n") == lines, f"expected {lines} line(s) on stderr, got:\n{err}"
     assert err.startswith("jaxmlp") and "Traceback" not in err
     assert re.search(case.match, err), err
 

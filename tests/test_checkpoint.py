@@ -12,7 +12,9 @@ import pytest
 
 import jaxmlp
 from jaxmlp import checkpoint
-from jaxmlp.train import TrainConfig, TrainState, init_state
+from jaxmlp import resume
+from jaxmlp.config import TrainConfig
+from jaxmlp.epoch import TrainState, init_state
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ADAMW = dataclasses.replace(jaxmlp.PRESETS["best"], batch_size=50, epochs=3, shift=1)
@@ -61,8 +63,8 @@ def test_params_round_trip_is_exact_and_records_config_and_versions(tmp_path: pa
 
 def test_state_round_trip_restores_every_leaf_key_step_and_epoch(tmp_path: pathlib.Path, trained_state) -> None:
     path = tmp_path / "state.npz"
-    checkpoint.save_state(path, trained_state, ADAMW, {"preset": "best"})
-    state, config, meta = checkpoint.load_state(path)
+    resume.save_state(path, trained_state, ADAMW, {"preset": "best"})
+    state, config, meta = resume.load_state(path)
     assert config == ADAMW and meta["preset"] == "best"
     assert state.epoch == trained_state.epoch == 1
     assert int(state.step) == int(trained_state.step) == 4  # 200 examples // 50
@@ -76,7 +78,7 @@ def test_state_round_trip_restores_every_leaf_key_step_and_epoch(tmp_path: pathl
 
 
 def test_state_file_also_serves_its_params(tmp_path: pathlib.Path, trained_state) -> None:
-    checkpoint.save_state(tmp_path / "state.npz", trained_state, ADAMW)
+    resume.save_state(tmp_path / "state.npz", trained_state, ADAMW)
     params, meta = checkpoint.load_params(tmp_path / "state.npz")
     assert _leaves_equal(params, trained_state.params)
     assert meta["config"]["optimizer"] == "adamw"
@@ -84,10 +86,10 @@ def test_state_file_also_serves_its_params(tmp_path: pathlib.Path, trained_state
 
 def test_resuming_with_the_stored_config_passes_and_any_change_is_named(tmp_path: pathlib.Path, trained_state) -> None:
     path = tmp_path / "state.npz"
-    checkpoint.save_state(path, trained_state, ADAMW)
-    checkpoint.load_state(path, ADAMW)  # the same config: fine
+    resume.save_state(path, trained_state, ADAMW)
+    resume.load_state(path, ADAMW)  # the same config: fine
     with pytest.raises(ValueError, match=r"epochs=3 \(this run: 4\), seed=0 \(this run: 1\)"):
-        checkpoint.load_state(path, dataclasses.replace(ADAMW, seed=1, epochs=4))
+        resume.load_state(path, dataclasses.replace(ADAMW, seed=1, epochs=4))
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: pathlib.Path) -> None:
@@ -106,11 +108,11 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp_file(tmp_path: pathl
 
 def test_non_finite_state_is_refused_and_the_good_checkpoint_survives(tmp_path: pathlib.Path, trained_state) -> None:
     path = tmp_path / "state.npz"
-    checkpoint.save_state(path, trained_state, ADAMW)
+    resume.save_state(path, trained_state, ADAMW)
     good = path.read_bytes()
     bad = trained_state._replace(params=jax.tree.map(lambda p: p * np.nan, trained_state.params))
     with pytest.raises(ValueError, match="refusing to save non-finite"):
-        checkpoint.save_state(path, bad, ADAMW)
+        resume.save_state(path, bad, ADAMW)
     assert path.read_bytes() == good
 
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp.train import PRESETS, gradient_descent_step
+from jaxmlp.config import PRESETS
+from jaxmlp.epoch import gradient_descent_step
 
 
 @pytest.fixture
@@ -25,23 +26,23 @@ def outputs_and_targets(params, x, y, output):
 
 def test_quadratic_cost_is_the_seed_formula(batch):
     params, x, y = batch
-    a, t = outputs_and_targets(params, x, y, jax.nn.sigmoid)
+    a, t = outputs_and_targets(params, x, y, "sigmoid")
     per_example = [sum((a[n, j] - t[n, j]) ** 2 for j in range(10)) for n in range(len(y))]  # no 1/2
     assert float(jaxmlp.quadratic_cost(params, x, y)) == pytest.approx(np.mean(per_example), rel=1e-5)
 
 
 def test_cross_entropy_with_softmax_is_the_log_likelihood(batch):
     params, x, y = batch
-    p, _ = outputs_and_targets(params, x, y, jax.nn.softmax)
+    p, _ = outputs_and_targets(params, x, y, "softmax")
     expected = -np.mean(np.log(p[np.arange(len(y)), y]))
-    assert float(jaxmlp.cross_entropy_cost(params, x, y, output=jax.nn.softmax)) == pytest.approx(expected, rel=1e-5)
+    assert float(jaxmlp.cross_entropy_cost(params, x, y, output="softmax")) == pytest.approx(expected, rel=1e-5)
 
 
 def test_cross_entropy_with_sigmoid_is_nielsens_binary_form(batch):
     params, x, y = batch
-    a, t = outputs_and_targets(params, x, y, jax.nn.sigmoid)
+    a, t = outputs_and_targets(params, x, y, "sigmoid")
     expected = np.mean(np.sum(-(t * np.log(a) + (1 - t) * np.log(1 - a)), axis=1))
-    assert float(jaxmlp.cross_entropy_cost(params, x, y, output=jax.nn.sigmoid)) == pytest.approx(expected, rel=1e-5)
+    assert float(jaxmlp.cross_entropy_cost(params, x, y, output="sigmoid")) == pytest.approx(expected, rel=1e-5)
 
 
 def test_a_perfect_network_has_zero_quadratic_cost():
@@ -58,9 +59,20 @@ def test_one_gradient_descent_step_lowers_the_cost(batch):
     assert after < before
 
 
-def test_gradient_descent_step_is_params_minus_lr_times_grad(batch):
+def test_label_smoothed_cross_entropy_equals_optax_on_smoothed_targets(batch):
+    import optax
+
     params, x, y = batch
-    grads = jax.grad(jaxmlp.quadratic_cost)(params, x, y)
-    stepped = gradient_descent_step(params, x, y, 3.0)
-    for p, g, s in zip(jax.tree.leaves(params), jax.tree.leaves(grads), jax.tree.leaves(stepped), strict=True):
-        np.testing.assert_allclose(s, np.asarray(p) - 3.0 * np.asarray(g), rtol=1e-6, atol=1e-7)
+    z = jaxmlp.forward(params, x, output="identity")
+    targets = optax.smooth_labels(jax.nn.one_hot(y, 10), 0.1)
+    expected = float(np.mean(optax.softmax_cross_entropy(z, targets)))
+    got = float(jaxmlp.cross_entropy_cost(params, x, y, output="softmax", label_smoothing=0.1))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_costs_refuse_labels_outside_the_output_layer(batch):
+    params, x, _ = batch
+    bad = np.array([3, 0, 9, 1, 4, 4, 7, 10])
+    for cost in (jaxmlp.quadratic_cost, jaxmlp.cross_entropy_cost):
+        with pytest.raises(jaxmlp.InputError, match=r"y has label 10 at index 7; expected integers 0\.\.9"):
+            cost(params, x, bad)

@@ -59,8 +59,8 @@ def test_one_image_gives_the_same_output_as_its_row_in_a_batch(n, seed, data):
     params = jaxmlp.init_params(jax.random.key(seed), init="lecun")
     x = jax.random.uniform(jax.random.key(seed + 1), (n, 784))
     i = data.draw(st.integers(0, n - 1))
-    batch_out = jaxmlp.forward(params, x, activation=jax.nn.relu, output=jax.nn.softmax)
-    single_out = jaxmlp.forward(params, x[i], activation=jax.nn.relu, output=jax.nn.softmax)
+    batch_out = jaxmlp.forward(params, x, activation="relu", output="softmax")
+    single_out = jaxmlp.forward(params, x[i], activation="relu", output="softmax")
     assert single_out.shape == (10,)
     np.testing.assert_allclose(single_out, batch_out[i], rtol=1e-5, atol=1e-7)
 
@@ -78,6 +78,6 @@ def test_predict_is_the_brightest_output_and_accuracy_counts_matches():
 
 def test_softmax_output_is_a_probability_distribution():
     params = jaxmlp.init_params(jax.random.key(6))
-    p = jaxmlp.forward(params, jnp.ones((3, 784)) * 0.5, output=jax.nn.softmax)
+    p = jaxmlp.forward(params, jnp.ones((3, 784)) * 0.5, output="softmax")
     np.testing.assert_allclose(p.sum(axis=1), 1.0, rtol=1e-6)
     assert bool(jnp.all(p > 0))

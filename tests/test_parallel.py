@@ -73,7 +73,7 @@ def result_of(started: tuple[subprocess.Popen, Path], timeout: float = 300) -> d
 FOUR_DEVICES = """
 import json, jax, numpy as np, jaxmlp
 from jaxmlp.parallel import data_mesh
-from jaxmlp.train import _epoch_fn, init_state
+from jaxmlp.epoch import compiled_epoch, init_state
 
 def rel(a, b):
     pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True)
@@ -93,7 +93,7 @@ for preset in ("seed", "best"):
     out[preset] = {"four": rel(one, four), "two": rel(one, two)}
 config = jaxmlp.TrainConfig(batch_size=32, epochs=1)
 state = init_state(config)
-hlo = _epoch_fn(config, 512, data_mesh(4)).lower(state, data.x_train, data.y_train.astype(np.int32)).compile().as_text()
+hlo = compiled_epoch(config, 512, data_mesh(4)).lower(state, data.x_train, data.y_train.astype(np.int32)).compile().as_text()
 out["all_reduce"] = "all-reduce" in hlo
 out["uneven"] = error(batch_size=10, devices=4)
 out["too_many"] = error(batch_size=32, devices=5)

@@ -21,13 +21,29 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import checkpoint
+from jaxmlp import checkpoint, resume
 from jaxmlp.cli import main
-from jaxmlp.train import DivergenceError, TrainState
+from jaxmlp.epoch import TrainState
+from jaxmlp.train import DivergenceError
 
 # Diverges in epoch 2 on the slice (lr 2.0 .. 4.0 all do): ReLU into an unbounded identity output, plain descent.
 DIVERGING = ["--preset", "best", "--output", "identity", "--cost", "quadratic", "--optimizer", "gd"]
-DIVERGING += ["--schedule", "constant", "--batch-size", "100", "--shift", "0", "--lr", "3", "--epochs", "3"]
+DIVERGING += [
+    "--label-smoothing",
+    "0",
+    "--weight-decay",
+    "0",
+    "--schedule",
+    "constant",
+    "--batch-size",
+    "100",
+    "--shift",
+    "0",
+    "--lr",
+    "3",
+    "--epochs",
+    "3",
+]
 
 
 @pytest.fixture(scope="module")
@@ -55,12 +71,12 @@ def test_resume_equals_uninterrupted_training_bitwise(small, tmp_path: pathlib.P
     path = tmp_path / "checkpoint.npz"
 
     def save_and_stop(state: TrainState, history: object) -> None:
-        checkpoint.save_state(path, state, config)
+        resume.save_state(path, state, config)
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         jaxmlp.fit(small, config, on_epoch=save_and_stop)
-    state, stored_config, _ = checkpoint.load_state(path)
+    state, stored_config, _ = resume.load_state(path)
     assert stored_config == config and state.epoch == 1
     resumed, history = jaxmlp.fit(small, stored_config, state=state)
     assert len(history.test_accuracy) == 1  # only epoch 2 was run
@@ -74,7 +90,7 @@ def test_a_resumed_cli_run_reports_the_whole_runs_history(mnist, tmp_path: pathl
     path = tmp_path / "checkpoint.npz"
 
     def save_and_stop(state: TrainState, history: jaxmlp.History) -> None:  # what `jaxmlp train` saves each epoch
-        checkpoint.save_state(path, state, config, {"preset": "seed", "history": history.to_dict()})
+        resume.save_state(path, state, config, {"preset": "seed", "history": history.to_dict()})
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -95,9 +111,10 @@ def test_divergence_keeps_the_last_finite_epoch(small, tmp_path: pathlib.Path, m
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Traceback" not in err
     assert re.search(r"cost became (nan|inf) at epoch 2, step \d+: training diverged; try a smaller learning rate", err)
-    state, config, _ = checkpoint.load_state(out / "checkpoint.npz")
+    state, config, _ = resume.load_state(out / "checkpoint.npz")
     assert state.epoch == 1 and config.lr == 3.0 and _finite(state.params) and _finite(state.opt_state)
-    params, meta = checkpoint.load_params(out / "params.npz")
+    assert not (out / "params.npz").exists()  # never a diverged network under the finished result's name
+    params, meta = checkpoint.load_params(out / "params.diverged.npz")
     assert meta["diverged"] is True and meta["epoch"] == 1
     assert _same(params, state.params)  # the last finite params: those of epoch 1
 
@@ -108,20 +125,22 @@ def test_divergence_keeps_the_last_finite_epoch(small, tmp_path: pathlib.Path, m
     assert len(info.value.history.test_accuracy) == 1
 
 
-def test_huge_lr_never_overwrites_a_good_checkpoint(small, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
-    """A run that diverges in its first epoch writes no checkpoint: the good one at the same path stays as it was."""
+def test_a_diverged_run_never_replaces_a_good_result(small, tmp_path: pathlib.Path, monkeypatch, capsys) -> None:
+    """A run that diverges in its first epoch, pointed at a folder with a good result, leaves that result as it was."""
     monkeypatch.setattr(jaxmlp, "load_mnist", lambda *args, **kwargs: small)
-    good = tmp_path / "good.npz"
+    out = tmp_path / "run"
     lr_ok = [*DIVERGING[:-4], "--lr", "0.1", "--epochs", "1"]
-    assert main(["train", *lr_ok, "--checkpoint", str(good)]) == 0
-    before = good.read_bytes()
+    assert main(["train", *lr_ok, "--out", str(out)]) == 0
+    before = {name: (out / name).read_bytes() for name in ("params.npz", "metrics.json", "checkpoint.npz")}
     capsys.readouterr()
-    huge = [*DIVERGING[:-4], "--lr", "1e6", "--epochs", "1"]
-    assert main(["train", *huge, "--checkpoint", str(good), "--out", str(tmp_path / "run")]) == 1
+    huge = [*DIVERGING[:-4], "--lr", "1e6", "--epochs", "1", "--out", str(out)]
+    assert main(["train", *huge]) == 2  # without --overwrite the folder of another run is refused
+    assert "already holds another run's" in capsys.readouterr().err
+    assert main(["train", *huge, "--overwrite"]) == 1
     err = capsys.readouterr().err
     assert "at epoch 1, step" in err and "smaller learning rate than 1000000.0" in err
-    assert good.read_bytes() == before
-    params, meta = checkpoint.load_params(tmp_path / "run" / "params.npz")  # the initial params: finite
+    assert {name: (out / name).read_bytes() for name in before} == before
+    params, meta = checkpoint.load_params(out / "params.diverged.npz")  # the initial params: finite
     assert meta["epoch"] == 0 and _finite(params)
 
 
@@ -152,12 +171,12 @@ def test_ctrl_c_saves_the_last_epoch_and_says_how_to_resume(mnist, tmp_path: pat
         r"interrupted; epoch (\d+) of 50 is saved in (\S+); resume with: jaxmlp train --resume (\S+)", stderr
     )
     assert match, stderr
-    epoch, saved, resume = int(match[1]), match[2], match[3]
-    assert saved == resume == str(out / "checkpoint.npz") and epoch >= 1
-    state, config, meta = checkpoint.load_state(resume)
+    epoch, saved, resumed = int(match[1]), match[2], match[3]
+    assert saved == resumed == str(out / "checkpoint.npz") and epoch >= 1
+    state, config, meta = resume.load_state(resumed)
     assert state.epoch == epoch and config.epochs == 50 and meta["preset"] == "seed"
     assert _finite(state.params) and _finite(state.opt_state)
-    assert [p.name for p in out.iterdir()] == ["checkpoint.npz"]  # no temp file left behind
+    assert [p.name for p in out.iterdir() if p.name != ".lock"] == ["checkpoint.npz"]  # no temp file left behind
 
 
 def test_same_seed_gives_bitwise_identical_params_in_two_processes(mnist, tmp_path: pathlib.Path) -> None:
@@ -180,3 +199,51 @@ def test_same_seed_gives_bitwise_identical_params_in_two_processes(mnist, tmp_pa
     assert all(x.tobytes() == y.tobytes() for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
     other, _ = checkpoint.load_params(outs[0] / "checkpoint.npz")
     assert _same(a, other)
+
+
+def _wait_for_epoch(process: subprocess.Popen, seconds: float = 120) -> list[str]:
+    lines: list[str] = []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if line.startswith("epoch") or not line:
+            break
+    return lines
+
+
+def test_sigterm_stops_like_ctrl_c_with_exit_143(mnist, tmp_path: pathlib.Path) -> None:
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [*_train_command(out), "--epochs", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _wait_for_epoch(process)
+        assert lines[-1].startswith("epoch   1"), "".join(lines) + process.stderr.read()
+        process.send_signal(signal.SIGTERM)
+        stderr = process.communicate(timeout=60)[1]
+    finally:
+        process.kill()
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr
+    assert re.search(r"terminated; epoch \d+ of 50 is saved in \S+; resume with: jaxmlp train --resume", stderr), stderr
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_two_runs_cannot_share_an_output_folder(mnist, tmp_path: pathlib.Path) -> None:
+    """While one run trains into --out, a second one into the same folder is refused at once and touches nothing."""
+    out = tmp_path / "run"
+    first = subprocess.Popen(
+        [*_train_command(out), "--epochs", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = _wait_for_epoch(first)
+        assert lines[-1].startswith("epoch"), "".join(lines) + first.stderr.read()
+        before = (out / "checkpoint.npz").read_bytes()
+        second = subprocess.run([*_train_command(out), "--epochs", "1", "--overwrite"], capture_output=True, text=True)
+        assert second.returncode == 2, second.stderr
+        assert re.search(r"--out \S+ is in use by another jaxmlp run \(pid \d+\)", second.stderr), second.stderr
+        assert (out / "checkpoint.npz").read_bytes() == before or first.poll() is None
+    finally:
+        first.kill()
+        first.communicate()

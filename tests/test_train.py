@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp.train import PRESETS, TrainConfig, gradient_descent_step, init_state
+from jaxmlp.config import PRESETS, TrainConfig
+from jaxmlp.epoch import gradient_descent_step, init_state
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +57,7 @@ def test_a_ragged_last_batch_is_skipped_and_does_not_recompile(small):
     assert history.examples_per_epoch == 900
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam", "adamw"])
+@pytest.mark.parametrize("optimizer", ["gd", "momentum", "adam", "adamw"])
 def test_every_optax_optimizer_lowers_the_cost(small, optimizer):
     lr = 0.05 if optimizer.startswith("adam") else 1.0
     _, history = jaxmlp.fit(small, optimizer=optimizer, lr=lr, batch_size=20, epochs=3, shift=0)

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 import argparse
 import os
-from typing import Any
+from typing import Any, NamedTuple
 
 from jaxmlp.commands.common import positive
 
-#: (flag, field, argparse keywords). Choices come from the tables the library resolves names with.
 FIELDS = ("sizes", "activation", "output", "cost", "init", "optimizer", "lr", "schedule", "batch_size", "epochs")
 FIELDS += ("shift", "label_smoothing", "weight_decay", "seed")
+
+
+class Plan(NamedTuple):
+    """What ``jaxmlp train`` runs, decided and checked before any work."""
+
+    config: Any
+    preset: str
+    state: Any  # a TrainState when resuming, else None
+    history: Any
+    out: str
+    lrs: tuple[float, ...] | None
 
 
 def add_config_flags(p: argparse.ArgumentParser) -> None:
@@ -53,7 +63,6 @@ def overrides(args: argparse.Namespace) -> dict[str, Any]:
 def plan_run(args: argparse.Namespace, say: Any) -> Any:
     """The ``Plan`` of a ``jaxmlp train`` invocation; ``InputError`` for anything that cannot work."""
     import jaxmlp
-    from jaxmlp.commands.train import Plan
     from jaxmlp.errors import InputError
     from jaxmlp.runs import default_folder
 

@@ -6,16 +6,15 @@ import argparse
 import json
 import shlex
 import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 from jaxmlp.commands.common import Reporter, add_data_flags, load_data, positive
+from jaxmlp.commands.config_flags import Plan, add_config_flags, plan_run
 
 PRESET_HELP = "seed: the article's sigmoid network and plain gradient descent; best: ReLU + cross-entropy + AdamW"
 
 
 def add_parser(subparsers: Any) -> None:
-    from jaxmlp.commands.config_flags import add_config_flags
-
     p = subparsers.add_parser("train", help="train the network on MNIST", description=__doc__)
     p.add_argument("--preset", choices=("seed", "best"), help=PRESET_HELP + " (default: seed)")
     add_config_flags(p)
@@ -34,17 +33,7 @@ def add_parser(subparsers: Any) -> None:
     p.set_defaults(run=run)
 
 
-class Plan(NamedTuple):
-    config: Any
-    preset: str
-    state: Any  # a TrainState when resuming, else None
-    history: Any
-    out: str
-    lrs: tuple[float, ...] | None
-
-
 def run(args: argparse.Namespace) -> int:
-    from jaxmlp.commands.config_flags import plan_run
     from jaxmlp.runs import RunFolder
 
     say = Reporter(args.json)

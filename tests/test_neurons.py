@@ -1,4 +1,4 @@
-"""jaxmlp.inspect: weight images, activations, gradient ascent on the input, noise, confusion, mistakes."""
+"""jaxmlp.neurons: weight images, activations, gradient ascent on the input, noise, confusion, mistakes."""
 
 import json
 import os
@@ -15,7 +15,7 @@ import jaxmlp
 from jaxmlp import neurons as ji
 from jaxmlp.checkpoint import save_params
 
-SIGMOID = {"activation": jax.nn.sigmoid, "output": jax.nn.sigmoid}
+SIGMOID = {"activation": "sigmoid", "output": "sigmoid"}
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def trained(mnist):
     """A quickly trained 784-16-16-10 (ReLU, softmax): ``(params, forward kwargs, config, history)``."""
     config = jaxmlp.PRESETS["best"]
     params, history = jaxmlp.fit(mnist, config, epochs=3)
-    return params, config.forward_kwargs(), config, history
+    return params, {"activation": config.activation, "output": config.output}, config, history
 
 
 def test_first_layer_images_are_the_reshaped_weight_columns(random_params):
@@ -49,15 +49,17 @@ def test_second_layer_images_combine_the_first_layer_images(random_params):
 
 @pytest.mark.parametrize("kind", ["seed", "best"])
 def test_layer_activations_end_with_forward(random_params, kind):
-    kw = jaxmlp.PRESETS[kind].forward_kwargs()
+    kw = {"activation": jaxmlp.PRESETS[kind].activation, "output": jaxmlp.PRESETS[kind].output}
     x = jax.random.uniform(jax.random.key(1), (5, 784))
-    acts = ji.layer_activations(random_params, x, **kw)
+    acts = jaxmlp.layer_activations(random_params, x, **kw)
     assert [a.shape for a in acts] == [(5, 784), (5, 16), (5, 16), (5, 10)]
     np.testing.assert_allclose(acts[-1], jaxmlp.forward(random_params, x, **kw), rtol=1e-6)
-    single = ji.layer_activations(random_params, x[2], **kw)
+    single = jaxmlp.layer_activations(random_params, x[2], **kw)
     assert [a.shape for a in single] == [(784,), (16,), (16,), (10,)]
     np.testing.assert_allclose(single[1], acts[1][2], rtol=1e-5, atol=1e-6)
-    uint8 = ji.layer_activations(random_params, np.full((784,), 255, np.uint8), **kw)[-1]  # uint8 means /255
+    uint8 = jaxmlp.layer_activations(random_params, jaxmlp.to_float(np.full((784,), 255, np.uint8)), **kw)[
+        -1
+    ]  # uint8 means /255
     np.testing.assert_allclose(uint8, jaxmlp.forward(random_params, jnp.ones(784), **kw), rtol=1e-6)
 
 
@@ -65,9 +67,9 @@ def test_layer_activations_end_with_forward(random_params, kind):
 @pytest.mark.parametrize("layer", [1, 2, 3])
 def test_gradient_ascent_excites_the_neuron_as_much_as_the_best_test_digit(trained, mnist, layer):
     params, kw, _, _ = trained
-    digits = ji.as_float(mnist.x_test[:1000])
+    digits = jaxmlp.to_float(mnist.x_test[:1000])
     start = jnp.full((784,), 0.5)
-    before_all = ji.layer_activations(params, start, **kw)[layer]
+    before_all = jaxmlp.layer_activations(params, start, **kw)[layer]
     neuron = int(jnp.argmin(before_all))  # the hardest one: least active on the starting image
     x = ji.maximize_neuron(params, layer, neuron, **kw)
     after = float(ji.neuron_activation(params, x, layer, neuron, **kw))
@@ -81,7 +83,7 @@ def test_gradient_ascent_excites_the_neuron_as_much_as_the_best_test_digit(train
 def test_gradient_ascent_from_a_real_digit_turns_it_into_another(trained, mnist):
     params, kw, _, _ = trained
     x0 = mnist.x_test[0]  # a 7
-    target = int(jnp.argmin(jaxmlp.forward(params, ji.as_float(x0), **kw)))  # the digit it looks least like
+    target = int(jnp.argmin(jaxmlp.forward(params, jaxmlp.to_float(x0), **kw)))  # the digit it looks least like
     before = float(ji.neuron_activation(params, x0, 3, target, **kw))
     x = ji.maximize_neuron(params, 3, target, x0=x0, steps=100, **kw)
     after = float(ji.neuron_activation(params, x, 3, target, **kw))
@@ -120,7 +122,7 @@ def test_confusion_matrix_and_mistakes_agree_with_accuracy(trained, mnist):
     matrix = ji.confusion_matrix(params, x, y, **kw)
     assert matrix.shape == (10, 10) and matrix.sum() == len(y)
     np.testing.assert_array_equal(matrix.sum(axis=1), np.bincount(y, minlength=10))
-    accuracy = float(jaxmlp.accuracy(params, ji.as_float(x), jnp.asarray(y), **kw))
+    accuracy = float(jaxmlp.accuracy(params, jaxmlp.to_float(x), jnp.asarray(y), **kw))
     assert matrix.trace() / len(y) == pytest.approx(accuracy, abs=1e-6)
 
     wrong = ji.confident_mistakes(params, x, y, k=16, **kw)
@@ -128,16 +130,9 @@ def test_confusion_matrix_and_mistakes_agree_with_accuracy(trained, mnist):
     assert np.all(wrong.predicted != wrong.label) and np.all(y[wrong.index] == wrong.label)
     assert np.all(np.diff(wrong.confidence) <= 0)
     np.testing.assert_allclose(wrong.confidence, ji.top_output(params, x[wrong.index], **kw), rtol=1e-5)
-    all_wrong = np.flatnonzero(np.asarray(jaxmlp.predict(params, ji.as_float(x), **kw)) != y)
+    all_wrong = np.flatnonzero(np.asarray(jaxmlp.predict(params, jaxmlp.to_float(x), **kw)) != y)
     others = np.setdiff1d(all_wrong, wrong.index)
     assert np.asarray(ji.top_output(params, x[others], **kw)).max() <= wrong.confidence.min() + 1e-6
-
-
-def test_stdlib_inspect_is_not_shadowed():
-    code = "import inspect, dataclasses, jaxmlp.inspect as ji; print(inspect.__file__); print(ji.__name__)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert "jaxmlp" not in out[0] and out[0].endswith(os.path.join("inspect.py"))
-    assert out[1] == "jaxmlp.inspect"
 
 
 @pytest.mark.slow
