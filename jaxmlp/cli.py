@@ -20,18 +20,11 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from jaxmlp import __version__
+from jaxmlp.commands import stopping
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict")
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where Ctrl-C's ``KeyboardInterrupt`` would be, so both stop every phase the same way."""
-
-    exit_code = 143
-
-
-def _on_sigterm(signum: int, frame: Any) -> NoReturn:
-    raise Terminated()
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,18 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code (see the module docstring)."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    restore = stopping.install()
     try:
         return _main(argv)
+    except KeyboardInterrupt as stop:  # while starting up (imports, parsing): nothing to save, no traceback
+        code = stopping.exit_code(stop)
+        print(f"jaxmlp: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
+        return code
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        restore()
 
 
 def _main(argv: Sequence[str] | None) -> int:
-    from jaxmlp.data.load import HINTS, MNISTUnavailableError
-    from jaxmlp.errors import InputError
-
-    parser = build_parser()
+    parser = _deferring_ctrl_c(build_parser)
     try:
         args, extra = parser.parse_known_args(argv)
         if extra:  # reported by the subcommand's parser: `jaxmlp train: error: ... (see jaxmlp train --help)`
@@ -89,19 +83,49 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(args.run(args) or 0)
     except KeyboardInterrupt as stop:  # training reports what it saved itself; elsewhere there is nothing to save
-        code = getattr(stop, "exit_code", 130)
+        code = stopping.exit_code(stop)
         print(f"jaxmlp {args.command}: {'terminated' if code == 143 else 'interrupted'}", file=sys.stderr)
         return code
-    except InputError as error:
-        message = " ".join(str(error).split()) or type(error).__name__
-    except MNISTUnavailableError as error:  # no source had the data: what was tried, then what to do
-        tried = "; ".join(f"{source}: {' '.join(str(why).split())[:160]}" for source, why in error.reasons)
-        message = f"could not load {error.dataset} (tried {tried})\n  what to do: {HINTS[0]}"
-    except OSError as error:  # a file that cannot be read or written: the OS's reason and the path, one line
-        where = f" {error.filename}" if error.filename else ""
-        message = f"{error.strerror or error}{where}"
+    except Exception as error:
+        message = _one_line(error)
+        if message is None:
+            raise  # not bad input: a bug in jaxmlp, which keeps its traceback
     print(f"jaxmlp {args.command}: error: {message}", file=sys.stderr)
     return 2
+
+
+def _deferring_ctrl_c(start: Any) -> Any:
+    """Run ``start()`` (it imports JAX for the choice tables) with Ctrl-C held until it returns.
+
+    A ``KeyboardInterrupt`` inside a C extension's initialisation surfaces as an ``ImportError`` and leaves the
+    process unable to exit cleanly; held for that second, it becomes an ordinary interruption afterwards.
+    """
+    held: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, frame: held.append(signum)) for sig in STOP_SIGNALS}
+    try:
+        result = start()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if held:
+        raise stopping.Terminated() if held[0] == signal.SIGTERM else KeyboardInterrupt()
+    return result
+
+
+def _one_line(error: Exception) -> str | None:
+    """The message for bad input (``InputError``), a missing data source, or a file the OS refused; else None."""
+    from jaxmlp.data.load import HINTS, MNISTUnavailableError
+    from jaxmlp.errors import InputError
+
+    if isinstance(error, InputError):
+        return " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, MNISTUnavailableError):  # what was tried, then what to do
+        tried = "; ".join(f"{source}: {' '.join(str(why).split())[:160]}" for source, why in error.reasons)
+        return f"could not load {error.dataset} (tried {tried})\n  what to do: {HINTS[0]}"
+    if isinstance(error, OSError):  # a file that cannot be read or written: the OS's reason and the path
+        where = f" {error.filename}" if error.filename else ""
+        return f"{error.strerror or error}{where}"
+    return None
 
 
 if __name__ == "__main__":

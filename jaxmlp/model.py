@@ -136,7 +136,7 @@ def predict(
 def accuracy(
     params: Params, x: Any, y: Any, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
-    """Fraction of the images ``x`` (uint8 or floats in [0, 1]) whose predicted digit equals the label ``y`` ``(n,)``."""
+    """Fraction of the images ``x`` (uint8 or floats in [0, 1]) whose predicted digit is the label ``y`` ``(n,)``."""
     sizes = check_params(params)
     check_images(x, n_in=sizes[0])
     check_labels(y, x.shape[0], num_classes=sizes[-1])

@@ -9,6 +9,7 @@ labels out of range, NaN weights) only for concrete arrays, so the checkers are 
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 from typing import Any
@@ -180,7 +181,7 @@ def check_memory(sizes: tuple[int, ...], batch: int) -> int:
     plus two ``(batch, n_l)`` activations per layer. Checked before anything is allocated, so an absurd size is
     refused at once instead of hanging the machine.
     """
-    weights = sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
+    weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
     needed = 4 * (4 * weights + 2 * batch * sum(sizes))
     available = _physical_memory()
     if available and needed > available:

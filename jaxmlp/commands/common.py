@@ -7,6 +7,8 @@ import sys
 import time
 from typing import Any
 
+from jaxmlp.commands import stopping
+
 SOURCES = ("auto", "cache", "tfds", "idx", "mirror")
 
 
@@ -52,6 +54,7 @@ class Reporter:
         self.stream = sys.stderr if json_mode else sys.stdout
 
     def __call__(self, *parts: Any, **kwargs: Any) -> None:
+        stopping.raise_if_stopped()  # every progress line is a point where a swallowed Ctrl-C takes effect
         print(*parts, file=self.stream, flush=True, **kwargs)
 
     def phase(self, text: str) -> None:
@@ -99,6 +102,7 @@ class EpochProgress:
             self.bar = tqdm(total=self.total, initial=self.done, unit="epoch", dynamic_ncols=True, file=self.say.stream)
 
     def update(self, state: Any, history: Any) -> None:
+        stopping.raise_if_stopped()
         cost, acc, seconds = history.test_cost[-1], history.test_accuracy[-1], history.epoch_seconds[-1]
         if self.bar is not None:
             self.bar.set_postfix(test_acc=f"{acc:.2%}", s_per_epoch=f"{seconds:.2f}")

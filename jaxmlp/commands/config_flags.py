@@ -50,9 +50,17 @@ def add_config_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="random seed for the initial weights and the shuffling")
 
 
+EPOCHS_ENV = "JAXMLP_EPOCHS"  # caps every run's epochs: quick tries, and the test that runs the README's commands
+
+
 def overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The config fields given on the command line (the ensemble's lr list counts as its first value)."""
+    """The config fields given on the command line (the ensemble's lr list counts as its first value).
+
+    ``$JAXMLP_EPOCHS``, when set, caps the number of epochs (announced in the run's first line).
+    """
     values = {name: getattr(args, name) for name in FIELDS if getattr(args, name, None) is not None}
+    if os.environ.get(EPOCHS_ENV):
+        values["epochs"] = _env_epochs()
     if isinstance(values.get("lr"), tuple):
         values["lr"] = values["lr"][0]
     if values.get("batch_size") == "full":
@@ -70,6 +78,8 @@ def plan_run(args: argparse.Namespace, say: Any) -> Any:
     changes = overrides(args)
     lrs = args.lr if isinstance(args.lr, tuple) else None
     if args.resume is not None:
+        if os.environ.get(EPOCHS_ENV) and args.epochs is None:  # a resumed run keeps its own epochs
+            changes.pop("epochs", None)
         config, state, preset, history = _from_checkpoint(args, changes)
         out = args.out or os.path.dirname(os.path.abspath(args.resume))
     else:
@@ -79,7 +89,8 @@ def plan_run(args: argparse.Namespace, say: Any) -> Any:
     if args.out is not None and args.out.strip() == "":
         raise InputError("--out is empty; expected a folder name like runs/seed")
     shown = ", ".join(f"{k}={v}" for k, v in config.changes_from(jaxmlp.PRESETS[preset]).items())
-    say(f"{preset} preset" + (f", overridden: {shown}" if shown else "") + f"; writing to {out}")
+    capped = f" (epochs capped by ${EPOCHS_ENV})" if os.environ.get(EPOCHS_ENV) else ""
+    say(f"{preset} preset" + (f", overridden: {shown}" if shown else "") + f"{capped}; writing to {out}")
     for warning in poor_combinations(config):
         say(f"warning: {warning}")
     return Plan(config, preset, state, history, out, lrs)
@@ -132,6 +143,15 @@ def _check_scale_out(args: argparse.Namespace) -> None:
     multi = (args.coordinator, args.num_processes, args.process_id)
     if any(v is not None for v in multi) and any(v is None for v in multi):
         raise InputError("multi-host training needs all of --coordinator, --num-processes and --process-id")
+
+
+def _env_epochs() -> int:
+    from jaxmlp.errors import InputError
+
+    text = os.environ[EPOCHS_ENV]
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"{EPOCHS_ENV}={text!r}; expected a positive number of epochs (or unset it)")
+    return int(text)
 
 
 def _lrs(text: str) -> float | tuple[float, ...]:

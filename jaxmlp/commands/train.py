@@ -8,6 +8,7 @@ import shlex
 import sys
 from typing import Any
 
+from jaxmlp.commands import stopping
 from jaxmlp.commands.common import Reporter, add_data_flags, load_data, positive
 from jaxmlp.commands.config_flags import Plan, add_config_flags, plan_run
 
@@ -118,7 +119,7 @@ class _Checkpoints:
 
 def _interrupted(args: argparse.Namespace, saver: _Checkpoints, plan: Plan, stop: BaseException) -> int:
     """Ctrl-C or SIGTERM: the checkpoint of the last completed epoch is already on disk; say how to resume."""
-    code = getattr(stop, "exit_code", 130)
+    code = stopping.exit_code(stop)
     signal_name = "terminated" if code == 143 else "interrupted"
     if saver.epoch is None and not args.resume:
         print(f"jaxmlp train: {signal_name} before the first epoch finished; nothing was saved", file=sys.stderr)

@@ -24,9 +24,8 @@ def run_ensemble(args: argparse.Namespace, plan: Any, data: Any, folder: Any, sa
     for seed, lr, acc in zip(result.seeds, result.lrs, result.member_accuracy, strict=True):
         say(f"member seed {seed:3d}  lr {lr:g}  test accuracy {acc:.2%}")
     best = max(result.member_accuracy)
-    say(
-        f"majority vote {result.vote_accuracy:.2%}  mean output {result.mean_output_accuracy:.2%}  (best member {best:.2%})"
-    )
+    vote, mean = result.vote_accuracy, result.mean_output_accuracy
+    say(f"majority vote {vote:.2%}  mean output {mean:.2%}  (best member {best:.2%})")
     metrics = json_safe({**result.to_dict(), "preset": plan.preset, "config": config.to_dict()})
     if args.plots:
         from jaxmlp.plots import save_training_plots
