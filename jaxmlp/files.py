@@ -44,7 +44,7 @@ def write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 
 def cache_root(override: str | os.PathLike[str] | None = None) -> Path:
-    """jaxmlp's cache folder: ``override``, else ``$JAXMLP_CACHE_DIR``, ``$XDG_CACHE_HOME/jaxmlp``, ``~/.cache/jaxmlp``."""
+    """The cache folder: ``override``, else ``$JAXMLP_CACHE_DIR``, ``$XDG_CACHE_HOME/jaxmlp``, ``~/.cache/jaxmlp``."""
     if override is not None and os.fspath(override) != "":
         return Path(override).expanduser()
     if os.environ.get("JAXMLP_CACHE_DIR"):

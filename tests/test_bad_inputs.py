@@ -23,8 +23,8 @@ import pytest
 import jaxmlp
 from jaxmlp import checkpoint, resume, validate
 from jaxmlp.cli import main
-from jaxmlp.data import MNISTUnavailableError
 from jaxmlp.config import TrainConfig
+from jaxmlp.data import MNISTUnavailableError
 from jaxmlp.epoch import init_state
 from jaxmlp.train import History
 

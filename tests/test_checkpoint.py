@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 import jaxmlp
-from jaxmlp import checkpoint
-from jaxmlp import resume
+from jaxmlp import checkpoint, resume
 from jaxmlp.config import TrainConfig
 from jaxmlp.epoch import TrainState, init_state
 

@@ -1,10 +1,7 @@
 """jaxmlp.neurons: weight images, activations, gradient ascent on the input, noise, confusion, mistakes."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp

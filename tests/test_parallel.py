@@ -93,7 +93,8 @@ for preset in ("seed", "best"):
     out[preset] = {"four": rel(one, four), "two": rel(one, two)}
 config = jaxmlp.TrainConfig(batch_size=32, epochs=1)
 state = init_state(config)
-hlo = compiled_epoch(config, 512, data_mesh(4)).lower(state, data.x_train, data.y_train.astype(np.int32)).compile().as_text()
+epoch = compiled_epoch(config, 512, data_mesh(4))
+hlo = epoch.lower(state, data.x_train, data.y_train.astype(np.int32)).compile().as_text()
 out["all_reduce"] = "all-reduce" in hlo
 out["uneven"] = error(batch_size=10, devices=4)
 out["too_many"] = error(batch_size=32, devices=5)
