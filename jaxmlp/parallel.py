@@ -7,6 +7,9 @@ all-reduce. Works the same on CPU devices (``JAX_NUM_CPU_DEVICES=N``), GPUs, TPU
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -132,10 +135,48 @@ def initialize_distributed(
     host, _, port = coordinator.rpartition(":")
     if not host or not port.isdigit():
         raise InputError(f"coordinator must look like HOST:PORT (e.g. 10.0.0.1:1234); got {coordinator!r}")
-    jax.distributed.initialize(
-        coordinator_address=coordinator,
-        num_processes=num_processes,
-        process_id=process_id,
-        local_device_ids=local_device_ids,
-        initialization_timeout=timeout,
-    )
+    # The rendezvous blocks inside C++, where Python cannot deliver Ctrl-C; waiting for it from the main thread in
+    # short joins keeps Ctrl-C and SIGTERM working (the caller then ends the process: the C++ call cannot be undone).
+    failure: list[BaseException] = []
+    deadline = time.monotonic() + timeout
+    if process_id != 0:  # jax aborts the whole process when the coordinator is absent: look for it first
+        _wait_for_listener(host, int(port), deadline, coordinator)
+
+    def join() -> None:
+        try:
+            jax.distributed.initialize(
+                coordinator_address=coordinator,
+                num_processes=num_processes,
+                process_id=process_id,
+                local_device_ids=local_device_ids,
+                initialization_timeout=max(1, round(deadline - time.monotonic())),
+            )
+        except BaseException as error:  # handed to the main thread below
+            failure.append(error)
+
+    worker = threading.Thread(target=join, name="jaxmlp-rendezvous", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if failure:
+        message = " ".join(str(failure[0]).split())[:200]
+        raise InputError(
+            f"could not join the multi-host run at {coordinator} within {timeout} s ({message}); "
+            "start every process with the same --coordinator and --num-processes"
+        ) from None
+
+
+def _wait_for_listener(host: str, port: int, deadline: float, coordinator: str) -> None:
+    """Return once something accepts TCP connections at ``host:port``; ``InputError`` after ``deadline``."""
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+        if time.monotonic() >= deadline:
+            raise InputError(
+                f"no coordinator answers at {coordinator} ({reason}); start process 0 first, with the same "
+                "--coordinator, or raise --coordinator-timeout"
+            )
+        time.sleep(0.5)

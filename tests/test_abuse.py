@@ -138,3 +138,47 @@ def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path: pathlib.Path) ->
     _, stderr = process.communicate(timeout=60)
     assert process.returncode in (130, -signal.SIGINT, 2), stderr
     assert "Traceback" not in stderr, stderr
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_multi_host_run_without_its_coordinator_fails_in_one_line(tmp_path: pathlib.Path) -> None:
+    argv = ["train", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id", "1"]
+    result = subprocess.run(
+        [sys.executable, "-m", "jaxmlp.cli", *argv, "--coordinator-timeout", "2", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "no coordinator answers at 127.0.0.1:" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_ctrl_c_ends_a_multi_host_rendezvous(tmp_path: pathlib.Path) -> None:
+    """Process 0 waits for a peer that never comes; Ctrl-C still ends it at once (exit 130), no C++ stack dump."""
+    import signal
+    import time
+
+    argv = ["train", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id", "0"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jaxmlp.cli", *argv, "--out", str(tmp_path / "run")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "joining" not in process.stdout.readline():
+        pass
+    time.sleep(1.0)
+    start = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert time.monotonic() - start < 10
+    assert "interrupted while joining the multi-host run" in stderr and "Check failure" not in stderr

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from jaxmlp.commands import stopping
@@ -45,8 +47,17 @@ def run(args: argparse.Namespace) -> int:
         from jaxmlp.parallel import initialize_distributed
 
         say.phase(f"joining the multi-host run at {args.coordinator} (timeout {args.coordinator_timeout} s)")
-        initialize_distributed(args.coordinator, args.num_processes, args.process_id, timeout=args.coordinator_timeout)
-    with RunFolder.open(plan.out, overwrite=args.overwrite, resuming_from=args.resume) as folder:
+        try:
+            initialize_distributed(
+                args.coordinator, args.num_processes, args.process_id, timeout=args.coordinator_timeout
+            )
+        except KeyboardInterrupt as stop:  # the rendezvous thread cannot be stopped: end the process right here
+            print("jaxmlp train: interrupted while joining the multi-host run; nothing was saved", file=sys.stderr)
+            sys.stderr.flush()
+            os._exit(stopping.exit_code(stop))
+    main = args.process_id in (None, 0)  # in a multi-host run only process 0 writes (and locks) the folder
+    opened = RunFolder.open(plan.out, overwrite=args.overwrite, resuming_from=args.resume) if main else None
+    with opened or RunFolder(Path(plan.out)) as folder:
         data = load_data(args, say)
         if args.ensemble:
             from jaxmlp.commands.train_ensemble import run_ensemble
@@ -64,7 +75,7 @@ def _train(args: argparse.Namespace, plan: Plan, data: Any, folder: Any, say: Re
     say(f"training {'-'.join(map(str, plan.config.sizes))} on {data.name} from {data.source}{resuming}")
     progress = say.epochs(plan.config.epochs, done=plan.state.epoch if plan.state is not None else 0)
     saver = _Checkpoints(folder.file("checkpoint.npz"), plan, progress.update)
-    main = args.process_id in (None, 0)  # one process writes the files
+    main = args.process_id in (None, 0)
     try:
         params, history = jaxmlp.fit(
             data,
