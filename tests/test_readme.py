@@ -1,10 +1,12 @@
-"""Every command and code block of the README runs as written, in order, after the Quick start.
+"""Every command and code block of the README runs as written, after the Quick start.
 
-The README's ```bash blocks are run line by line (lines that start with ``jaxmlp`` or ``python``) in one scratch
-folder, so later commands find the files earlier ones wrote (``runs/best/params.npz``); its ```python blocks
-are run as scripts there too. ``$JAXMLP_EPOCHS=1`` keeps each training short (the CLI announces the cap).
-A line may end with ``# exit N`` when N is the exit code it documents. A block preceded by
-``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). ``make`` and ``pip`` lines are the
+The README's ```bash blocks are run line by line (lines that start with ``jaxmlp`` or ``python``, optionally
+after ``NAME=value`` assignments) in one scratch folder, in order, so later commands find the files earlier ones
+wrote (``runs/best/params.npz``). Then its ```python blocks run one after another in one interpreter, like a
+notebook, so a block may use what an earlier block defined (``data``, ``params``). ``$JAXMLP_EPOCHS=1`` keeps
+each command's training short (the CLI announces the cap) and ``JAX_NUM_CPU_DEVICES=4`` gives the multi-device
+examples their devices. A line may end with ``# exit N`` when N is the exit code it documents. A block preceded
+by ``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). ``make`` and ``pip`` lines are the
 Quick start itself, which CI runs.
 """
 
@@ -22,6 +24,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 BLOCK = re.compile(r"(<!-- readme-test: skip[^>]*-->\s*\n)?```(bash|python)\n(.*?)```", re.S)
 EXIT = re.compile(r"#\s*exit (\d+)\s*$")
+ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
 
 
 def readme_steps(text: str) -> list[tuple[str, str, int]]:
@@ -35,11 +38,11 @@ def readme_steps(text: str) -> list[tuple[str, str, int]]:
             continue
         for line in body.splitlines():
             words = line.strip()
-            if not words.startswith(("jaxmlp ", "jaxmlp\n", "python ")) and words != "jaxmlp":
+            command = " ".join(w for w in words.split(" #")[0].split() if not ASSIGNMENT.match(w))
+            if not (command == "jaxmlp" or command.startswith(("jaxmlp ", "python "))):
                 continue
             expected = EXIT.search(words)
-            command = words.split(" #")[0].strip() if " #" in words else words
-            steps.append(("bash", command, int(expected[1]) if expected else 0))
+            steps.append(("bash", words.split(" #")[0].strip(), int(expected[1]) if expected else 0))
     return steps
 
 
@@ -65,16 +68,35 @@ def test_every_readme_command_runs_as_written(mnist, tmp_path):
         if (ROOT / name).exists():
             (tmp_path / name).symlink_to(ROOT / name)
     bin_dir = os.path.dirname(sys.executable)
-    env = {**os.environ, "JAXMLP_EPOCHS": "1", "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    env = {**os.environ, "JAXMLP_EPOCHS": "1", "JAX_NUM_CPU_DEVICES": "4"}
+    env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     env.pop("JAXMLP_COMPILATION_CACHE", None)
+    python_blocks = [code for kind, code, _ in steps if kind == "python"]
     for kind, code, expected in steps:
         if kind == "python":
-            argv = [sys.executable, "-c", code]
-        else:
-            argv = shlex.split(code)
-            argv[0] = os.path.join(bin_dir, argv[0]) if argv[0] == "jaxmlp" else sys.executable
-        result = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+            continue
+        words = shlex.split(code)
+        assigned = dict(w.split("=", 1) for w in words if ASSIGNMENT.match(w))
+        argv = [w for w in words if not ASSIGNMENT.match(w)]
+        argv[0] = os.path.join(bin_dir, "jaxmlp") if argv[0] == "jaxmlp" else sys.executable
+        result = subprocess.run(
+            argv, cwd=tmp_path, env={**env, **assigned}, capture_output=True, text=True, timeout=600
+        )
         assert result.returncode == expected, (
             f"README step failed ({result.returncode}):\n{code}\n{result.stderr[-3000:]}"
         )
-        assert "Traceback" not in result.stderr or expected == 1, result.stderr[-3000:]
+        assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    driver = (
+        "import sys\nnamespace = {}\nfor i, block in enumerate(BLOCKS):\n"
+        "    print(f'--- README python block {i + 1}', file=sys.stderr, flush=True)\n"
+        "    exec(compile(block, f'README python block {i + 1}', 'exec'), namespace)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", f"BLOCKS = {python_blocks!r}\n{driver}"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert result.returncode == 0, f"a README python block failed:\n{result.stderr[-4000:]}"
