@@ -21,7 +21,7 @@ from typing import Any, NoReturn
 
 from jaxmlp import __version__
 
-COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict")
+COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict", "serve")
 
 
 class Terminated(KeyboardInterrupt):
