@@ -9,7 +9,8 @@ const STROKE = 11; // pen width in canvas pixels (the canvas is 140 × 140, 5 ×
 
 // For tests and curious users: how many diagram updates so far, and each one's latency in ms
 // (from the first stroke event not yet shown to the updated diagram in the DOM).
-window.jaxmlp = { updates: 0, latencies: [], last: null };
+// busy: a drawing is waiting to be sent or its answer to arrive.
+window.jaxmlp = { updates: 0, latencies: [], last: null, busy: false };
 
 const $ = (id) => document.getElementById(id);
 const draw = $("draw");
@@ -58,7 +59,7 @@ function buildDiagram(sizes) {
   const edgeGroup = el("g", {}, svg);
   const nodeGroup = el("g", {}, svg);
   // the input: 28 × 28 cells
-  const grid = el("g", { transform: "translate(12, 200)" }, nodeGroup);
+  const grid = el("g", { transform: "translate(12, 200)", "shape-rendering": "crispEdges" }, nodeGroup);
   el("rect", { x: -1, y: -1, width: 142, height: 142, fill: "none", stroke: "#999" }, grid);
   for (let p = 0; p < sizes[0]; p++) {
     inputCells.push(el("rect", { x: (p % 28) * 5, y: Math.floor(p / 28) * 5, width: 5, height: 5, fill: "#000" }, grid));
@@ -213,6 +214,7 @@ let pendingSince = null;
 function changed() {
   if (pendingSince === null) pendingSince = performance.now();
   dirty = true;
+  window.jaxmlp.busy = true;
   pump();
 }
 
@@ -233,6 +235,7 @@ async function pump() {
     say(error.message, true);
   } finally {
     inFlight = false;
+    window.jaxmlp.busy = dirty;
     if (dirty) pump();
   }
 }
