@@ -3,6 +3,7 @@
 Listens on 127.0.0.1 (this machine only) at a free port unless --port is given, and prints the address;
 --open also opens it in your browser. Another address (such as 0.0.0.0) is used only when you name it with
 --host, because then other machines can reach the page. The page works offline: HTML, JS and CSS ship with jaxmlp.
+Ctrl-C (or SIGTERM) stops the server; that is its normal end, exit code 0.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from jaxmlp.commands.common import SOURCES
 
 
 def _port(text: str) -> int:
-    if not text.isdigit() or int(text) > 65535:
+    if not (text.isascii() and text.isdigit()) or int(text) > 65535:
         raise argparse.ArgumentTypeError(f"expected a port number 0..65535 (0: a free port); got {text!r}")
     return int(text)
 
@@ -36,7 +37,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from jaxmlp.checkpoint import load_network
-    from jaxmlp.cli import Terminated
     from jaxmlp.serve.app import bind, create_app, is_loopback
 
     host = args.host if args.host is not None else "127.0.0.1"
@@ -62,9 +62,7 @@ def run(args: argparse.Namespace) -> int:
         _open_when_started(server, url)
     try:
         server.run(sockets=[sock])
-    except Terminated:
-        raise
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal ways to stop a server, so exit code 0
         print("jaxmlp serve: stopped", file=sys.stderr)
     finally:
         sock.close()

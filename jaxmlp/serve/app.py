@@ -20,6 +20,7 @@ JSON API (every error is ``{"error": "one line"}`` with a 4xx status):
 
 from __future__ import annotations
 
+import errno
 import functools
 import ipaddress
 import json
@@ -147,7 +148,7 @@ def create_app(
         text = request.query_params.get("index")
         if text is None:
             index = int(rng.integers(len(labels)))
-        elif text.isdigit() and int(text) < len(labels):
+        elif text.isascii() and text.isdigit() and int(text) < len(labels):
             index = int(text)
         else:
             raise ApiError(422, f"index must be an integer 0..{len(labels) - 1}; got {text[:20]!r}")
@@ -277,7 +278,8 @@ def bind(host: str, port: int, *, allow_remote: bool) -> socket.socket:
         sock.bind(address)
     except OSError as error:
         sock.close()
-        raise InputError(f"cannot listen on {host}:{port} ({error.strerror}); choose another --port") from None
+        fix = "choose another --port" if error.errno == errno.EADDRINUSE else f"is {host} an address of this machine?"
+        raise InputError(f"cannot listen on {host}:{port} ({error.strerror}); {fix}") from None
     sock.listen(64)
     sock.set_inheritable(True)
     return sock
