@@ -159,3 +159,32 @@ def test_drawing_updates_every_neuron_to_the_api_values(sync_playwright, server,
             browser.close()
     with open(str(tmp_path / "latency.json"), "w") as f:
         json.dump(latencies, f)
+
+
+def test_a_finger_draws_too_and_a_tap_shows_a_neuron(sync_playwright, server):
+    """Touch input (a phone or tablet): touch events become pointer events; a tap on a neuron shows its weights."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 900, "height": 1400}, has_touch=True, is_mobile=True)
+            page = context.new_page()
+            page.goto(server)
+            page.wait_for_selector("body[data-ready='1']", timeout=30_000)
+            box = page.locator("#draw").bounding_box()
+            cdp = context.new_cdp_session(page)
+
+            def touch(kind, fx=None, fy=None):
+                points = [] if fx is None else [{"x": box["x"] + fx * box["width"], "y": box["y"] + fy * box["height"]}]
+                cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+            touch("touchStart", 0.5, 0.15)
+            for i in range(1, 15):
+                touch("touchMove", 0.5 + 0.01 * i, 0.15 + 0.05 * i)
+            touch("touchEnd")
+            _idle(page)
+            assert page.locator("#prediction").inner_text() in "0123456789"
+            page.locator("circle.neuron[data-layer='1'][data-index='5']").tap()
+            assert page.locator("#detail-title").inner_text().startswith("hidden layer 1, neuron 5")
+            assert not page.locator("#detail-combo-figure").is_visible()  # a first-layer neuron: its weights only
+        finally:
+            browser.close()
