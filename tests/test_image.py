@@ -173,3 +173,29 @@ def test_a_folder_and_a_truncated_file_are_one_line_errors(tmp_path):
     with pytest.raises(InputError, match="cannot read") as error:
         read_digit(tmp_path / "cut.png")
     assert "\n" not in str(error.value)
+
+
+def test_jaxmlp_predict_answers_the_same_for_every_encoding_of_the_digit(tmp_path, capsys):
+    """End to end: the activations ``jaxmlp predict`` prints are the same for the 8-bit, 16-bit and rotated files."""
+    import json
+
+    import jax
+
+    import jaxmlp
+    from jaxmlp import cli
+    from jaxmlp.checkpoint import save_params
+
+    save_params(tmp_path / "params.npz", jaxmlp.init_params(jax.random.key(0)))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    files = {
+        "8bit.png": Image.fromarray(SEVEN, "L"),
+        "16bit.png": Image.fromarray(SEVEN.astype(np.uint16) * 257),
+        "rotated.png": Image.fromarray(SEVEN, "L").transpose(Image.Transpose.ROTATE_90),
+    }
+    answers = {}
+    for name, image in files.items():
+        image.save(tmp_path / name, **({"exif": exif} if name == "rotated.png" else {}))
+        assert cli.main(["predict", str(tmp_path / "params.npz"), str(tmp_path / name), "--json"]) == 0
+        answers[name] = json.loads(capsys.readouterr().out)["activations"]
+    assert answers["16bit.png"] == answers["8bit.png"] == answers["rotated.png"]
