@@ -55,9 +55,13 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
-    name = host if ":" not in host else f"[{host}]"
+    everywhere = host in ("0.0.0.0", "::")  # every address of this machine: this machine itself is one of them
+    name = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host if ":" not in host else f"[{host}]")
     url = f"http://{name}:{sock.getsockname()[1]}/"
-    print(f"jaxmlp serve: {url}  (Ctrl-C to stop)", flush=True)
+    print(
+        f"jaxmlp serve: {url}{' (and every address of this machine)' if everywhere else ''}  (Ctrl-C to stop)",
+        flush=True,
+    )
     if args.open:
         _open_when_started(server, url)
     try:
