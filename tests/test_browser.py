@@ -152,6 +152,11 @@ def test_drawing_updates_every_neuron_to_the_api_values(sync_playwright, server,
             page.locator("#noise").click()
             page.wait_for_function(f"() => window.jaxmlp.updates > {before}")
             assert "noise" in page.locator("#status").inner_text()
+            if page.locator("#random").is_enabled():  # the MNIST cache is there (always in CI)
+                before = page.evaluate("window.jaxmlp.updates")
+                page.locator("#random").click()
+                page.wait_for_function(f"() => window.jaxmlp.updates > {before}")
+                assert page.locator("#status").inner_text().startswith("MNIST test image #")
             page.locator("#clear").click()
             assert page.locator("#prediction").inner_text() == "–"
             assert not errors, errors

@@ -93,6 +93,7 @@ def _test_set(args: argparse.Namespace) -> Any:
     from jaxmlp.data.load import MNISTUnavailableError
     from jaxmlp.errors import InputError
 
+    print("jaxmlp serve: loading the MNIST test digits …", file=sys.stderr, flush=True)
     try:
         data = jaxmlp.load_mnist(args.source, data_dir=args.data_dir)
     except (MNISTUnavailableError, InputError, OSError) as error:
