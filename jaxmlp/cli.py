@@ -24,7 +24,7 @@ from jaxmlp.commands import stopping
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
-COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict")
+COMMANDS = ("train", "evaluate", "gradcheck", "inspect", "predict", "serve")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -27,6 +27,8 @@ SIZES: dict[str, tuple[int, int]] = {
     "curves": (1100, 450),
 }
 DIVERGING = "RdBu"  # negative weights red, positive blue, zero white
+POSITIVE, NEGATIVE = (33 / 255, 102 / 255, 172 / 255), (178 / 255, 24 / 255, 43 / 255)  # RdBu's ends, as on the page
+PREFERRED = "magma"  # inputs found by gradient ascent: not digits, so not in the digits' grey
 
 
 def grid_size(n: int) -> tuple[int, int]:
@@ -85,11 +87,13 @@ def image_grid(
     title: str = "",
     titles: Sequence[str] | None = None,
     stretch: bool = False,
+    cmap: str = "gray",
     path: str | os.PathLike | None = None,
 ) -> Figure:
     """``(n, 784)`` or ``(n, 28, 28)`` pixel images in [0, 1] in a grid, ink white on black as in MNIST.
 
-    ``stretch=True`` divides each image by its brightest pixel (shown in its title) so faint patterns show.
+    ``stretch=True`` divides each image by its brightest pixel (shown in its title) so faint patterns show,
+    each in its own scale. ``cmap``: ``"gray"`` for digits, ``PREFERRED`` for made-up inputs (``max_input_*``).
     """
     images = np.asarray(images, np.float32).reshape(-1, 28, 28)
     titles = list(titles) if titles is not None else [f"neuron {i}" for i in range(len(images))]
@@ -97,9 +101,9 @@ def image_grid(
     if stretch:
         peaks = images.reshape(len(images), -1).max(axis=1)
         images = images / np.where(peaks > 0, peaks, 1.0)[:, None, None]
-        titles = [f"{t} (max {p:.2f})" for t, p in zip(titles, peaks, strict=True)]
+        titles = [f"{t}\n(max {p:.2f})" for t, p in zip(titles, peaks, strict=True)]
         label = "pixel intensity / the image's max"
-    return _grid(images, title, titles, path, cmap="gray", vmin=0.0, vmax=1.0, label=label)
+    return _grid(images, title, titles, path, cmap=cmap, vmin=0.0, vmax=1.0, label=label)
 
 
 def _grid(images, title, titles, path, *, cmap, vmin, vmax, label) -> Figure:
@@ -121,15 +125,21 @@ def _grid(images, title, titles, path, *, cmap, vmin, vmax, label) -> Figure:
 def network_figure(
     activations: Sequence[Any],
     *,
+    params: Any = None,
     label: int | None = None,
+    title: str | None = None,
     path: str | os.PathLike | None = None,
 ) -> Figure:
-    """One digit going through the network: the image ``a_0`` (784 pixels), then each layer's neurons.
+    """One digit going through the network, drawn as the ``jaxmlp serve`` page draws it.
 
-    ``activations`` is ``[a_0 (784,), a_1, ..., a_L]`` from ``jaxmlp.neurons.layer_activations`` for one image.
-    A neuron's brightness is its activation (scaled to the largest in its layer when that exceeds 1);
-    the output neurons are labelled with their digit, the network's answer highlighted.
+    ``activations`` is ``[a^0 (784,), a^1, ..., a^L]`` from ``jaxmlp.model.layer_activations`` for one image:
+    the 28 × 28 input, then a column per layer, each neuron's brightness its activation (scaled to the largest
+    in its layer when that exceeds 1). With ``params``, the connection from neuron ``j`` of layer ``l - 1`` to
+    neuron ``k`` of layer ``l`` (l ≥ 2) is coloured by its contribution ``c = w^l[j, k] · a^{l-1}[j]`` to ``z^l_k``:
+    blue ``c > 0``, red ``c < 0``, width and opacity ∝ ``|c| / max |c|`` over that pair of layers.
     """
+    from matplotlib.collections import LineCollection
+
     acts = [np.asarray(a, np.float32).reshape(-1) for a in activations]
     fig = _figure("network")
     image_ax, net_ax = fig.subplots(1, 2, width_ratios=[1, 2.6])
@@ -140,16 +150,28 @@ def network_figure(
     layers = acts[1:]
     tallest = max(len(a) for a in layers)
     xs = np.arange(len(layers), dtype=float)
-    ys = [np.linspace(0, tallest - 1, len(a)) if len(a) > 1 else np.array([(tallest - 1) / 2]) for a in layers]
-    ys = [tallest - 1 - y for y in ys]  # neuron 0 at the top
-    for i in range(len(layers) - 1):  # faint connections between consecutive layers
-        for y0 in ys[i]:
-            for y1 in ys[i + 1]:
-                net_ax.plot([xs[i], xs[i + 1]], [y0, y1], color="0.85", lw=0.3, zorder=0)
+    ys = [
+        tallest - 1 - (np.linspace(0, tallest - 1, len(a)) if len(a) > 1 else np.full(1, (tallest - 1) / 2))
+        for a in layers
+    ]
+    for i in range(len(layers) - 1):  # connections between consecutive layers
+        segments = [[(xs[i], y0), (xs[i + 1], y1)] for y0 in ys[i] for y1 in ys[i + 1]]
+        if params is None:
+            net_ax.add_collection(LineCollection(segments, colors="0.85", linewidths=0.3, zorder=0))
+            continue
+        c = (np.asarray(params[i + 1]["w"], np.float32) * layers[i][:, None]).reshape(-1)  # w^l[j, k] · a^{l-1}[j]
+        size = np.abs(c) / (np.abs(c).max() or 1.0)
+        colors = np.where((c >= 0)[:, None], POSITIVE, NEGATIVE)
+        rgba = np.column_stack([colors, 0.05 + 0.95 * size])
+        order = np.argsort(size)  # the strongest on top
+        net_ax.add_collection(
+            LineCollection(np.asarray(segments)[order], colors=rgba[order], linewidths=0.3 + 3 * size[order], zorder=1)
+        )
     answer = int(np.argmax(layers[-1]))
     for i, (a, y) in enumerate(zip(layers, ys, strict=True)):
-        scale = max(1.0, float(np.max(a)))
-        brightness = np.clip(a / scale, 0, 1)
+        brightness = np.clip(a / max(1.0, float(np.max(a))), 0, 1)
+        last = i == len(layers) - 1
+        edges = ["tab:orange" if last and j == answer else "0.3" for j in range(len(a))]
         net_ax.scatter(
             np.full(len(a), xs[i]),
             y,
@@ -158,14 +180,13 @@ def network_figure(
             cmap="gray",
             vmin=0,
             vmax=1,
-            edgecolors="0.3",
-            linewidths=0.8,
+            edgecolors=edges,
+            linewidths=[2.5 if e == "tab:orange" else 0.8 for e in edges],
             zorder=2,
         )
-        last = i == len(layers) - 1
         for j, (value, yj) in enumerate(zip(a, y, strict=True)):
             text = f"{j}: {value:.2f}" if last else f"{value:.2f}"
-            style = {"fontweight": "bold", "color": "tab:blue"} if last and j == answer else {"color": "0.2"}
+            style = {"fontweight": "bold", "color": "tab:orange"} if last and j == answer else {"color": "0.2"}
             net_ax.text(xs[i] + 0.09, yj, text, va="center", fontsize=9 if last else 7, **style)
         kind = "output" if last else f"hidden layer {i + 1}"
         net_ax.text(xs[i], tallest - 0.2, f"{kind}\n{len(a)} neurons", ha="center", va="bottom", fontsize=10)
@@ -173,7 +194,8 @@ def network_figure(
     net_ax.set_ylim(-0.8, tallest + 1.2)
     net_ax.set_axis_off()
     sizes = " → ".join(str(a.size) for a in acts)
-    fig.suptitle(f"{sizes}: the network answers {answer} (brightness = activation)", fontsize=14)
+    edges_text = "; lines: w·a, blue > 0, red < 0" if params is not None else ""
+    fig.suptitle(title or f"{sizes}: the network answers {answer} (brightness = activation{edges_text})", fontsize=13)
     return _finish(fig, path)
 
 
@@ -270,24 +292,39 @@ def mistakes_gallery(
     return _finish(fig, path)
 
 
-def training_curves(history: Any, *, path: str | os.PathLike | None = None) -> Figure:
+def training_curves(history: Any, *, config: Any = None, path: str | os.PathLike | None = None) -> Figure:
     """Cost and test accuracy per epoch from a ``History``, its dict or a metrics.json object.
 
-    Uses the lists ``train_cost`` (optional), ``test_cost`` and ``test_accuracy``, one value per epoch.
+    Uses the lists ``train_cost`` (optional), ``test_cost`` and ``test_accuracy``, one value per epoch. The
+    training cost is the cost as minimised, averaged over the epoch's steps while the weights changed, on shifted
+    images and with label smoothing when the run's ``config`` (a ``TrainConfig``, its dict, or metrics.json's
+    ``config``) had them; the test cost is the plain cost on the unshifted test set after the epoch. The legend
+    says which applied, so the two curves are not read as the same quantity.
     """
     h = history if isinstance(history, dict) else history.to_dict() if hasattr(history, "to_dict") else vars(history)
+    if config is None and isinstance(h.get("config"), dict):
+        config = h["config"]
     if "history" in h:  # a metrics.json object
         h = h["history"]
+    conf = config if isinstance(config, dict) or config is None else vars(config)
+    conf = conf or {}
+    extras = []
+    if conf.get("shift"):
+        extras.append(f"images shifted ±{conf['shift']} px")
+    if conf.get("label_smoothing"):
+        extras.append(f"label smoothing {conf['label_smoothing']:g}")
+    cost = f" ({conf['cost']})" if conf.get("cost") else ""
     fig = _figure("curves")
     cost_ax, acc_ax = fig.subplots(1, 2)
     epochs = np.arange(1, len(h["test_accuracy"]) + 1)
     if h.get("train_cost"):
-        cost_ax.plot(epochs, h["train_cost"], "o-", ms=3, label="training (mean over the epoch's steps)")
-    cost_ax.plot(epochs, h["test_cost"], "o-", ms=3, label="test (after the epoch)")
+        how = ", ".join(["mean over the epoch's steps", *extras])
+        cost_ax.plot(epochs, h["train_cost"], "o-", ms=3, label=f"training cost as minimised ({how})")
+    cost_ax.plot(epochs, h["test_cost"], "o-", ms=3, label="test cost (unshifted test set, after the epoch)")
     cost_ax.set_xlabel("epoch")
-    cost_ax.set_ylabel("cost")
+    cost_ax.set_ylabel(f"cost{cost}")
     cost_ax.set_title("cost")
-    cost_ax.legend()
+    cost_ax.legend(fontsize=8, loc="upper right")
     accuracy = 100 * np.asarray(h["test_accuracy"], np.float64)
     acc_ax.plot(epochs, accuracy, "o-", ms=3, color="tab:green")
     acc_ax.set_xlabel("epoch")

@@ -15,7 +15,7 @@ import jaxmlp
 from jaxmlp import neurons as ji
 from jaxmlp import plots
 
-KW = jaxmlp.PRESETS["seed"].forward_kwargs()
+KW = {"activation": jaxmlp.PRESETS["seed"].activation, "output": jaxmlp.PRESETS["seed"].output}
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +55,15 @@ def test_weight_grid_is_diverging_and_centred_at_zero(params, tmp_path):
 
 def test_image_grid_sizes_follow_the_number_of_images(params, tmp_path):
     images = np.asarray(ji.maximize_layer(params, 3, steps=5, **KW))
-    plots.image_grid(images, titles=[f"digit {j}" for j in range(10)], stretch=True, path=tmp_path / "m.png")
+    fig = plots.image_grid(
+        images, titles=[f"digit {j}" for j in range(10)], stretch=True, cmap=plots.PREFERRED, path=tmp_path / "m.png"
+    )
     assert plots.grid_size(10) == (900, 510)  # two rows of five
     _check_png(tmp_path / "m.png", plots.grid_size(10))
+    shown = [ax.images[0] for ax in fig.axes if ax.images]
+    assert shown[0].get_cmap().name == plots.PREFERRED  # made-up inputs are not drawn like digits
+    peak = images[0].max()
+    assert fig.axes[0].get_title() == f"digit 0\n(max {peak:.2f})"  # each panel in its own scale, said in its title
 
 
 def test_network_figure(params, tmp_path):
@@ -66,6 +72,26 @@ def test_network_figure(params, tmp_path):
     _check_png(tmp_path / "a.png", plots.SIZES["network"])
     answer = int(jaxmlp.predict(params, x, **KW))
     assert f"answers {answer}" in fig._suptitle.get_text()
+
+
+def test_network_figure_colours_each_connection_by_its_contribution(params, tmp_path):
+    """The line j → k into layer l is blue when w^l[j, k] · a^{l-1}[j] > 0, red when < 0, widest at the largest."""
+    from matplotlib.collections import LineCollection
+
+    acts = ji.layer_activations(params, jax.random.uniform(jax.random.key(2), (784,)), **KW)
+    fig = plots.network_figure(acts, params=params, path=tmp_path / "a.png")
+    _check_png(tmp_path / "a.png", plots.SIZES["network"])
+    lines = [c for c in fig.axes[1].collections if isinstance(c, LineCollection)]
+    assert [len(c.get_segments()) for c in lines] == [16 * 16, 16 * 10]
+    for layer, collection in zip((2, 3), lines, strict=True):
+        c = (np.asarray(params[layer - 1]["w"]) * np.asarray(acts[layer - 1])[:, None]).reshape(-1)
+        order = np.argsort(np.abs(c) / np.abs(c).max())
+        colours = collection.get_colors()
+        blue = colours[:, 2] > colours[:, 0]
+        np.testing.assert_array_equal(blue, c[order] >= 0)
+        widths = collection.get_linewidths()
+        assert widths[-1] == pytest.approx(3.3) and np.all(np.diff(widths) >= 0)
+    assert "w·a" in fig._suptitle.get_text()
 
 
 def test_noise_histogram(params, tmp_path):
@@ -102,6 +128,16 @@ def test_training_curves_from_a_history_or_its_dict(tmp_path, form):
     assert len(cost_ax.lines) == 2
 
 
+def test_training_curves_say_what_the_training_cost_includes(tmp_path):
+    config = {"shift": 2, "label_smoothing": 0.1, "cost": "cross-entropy"}
+    metrics = {"history": _fake_history().to_dict(), "config": config}
+    train, test = [line.get_label() for line in plots.training_curves(metrics).axes[0].lines]
+    assert "mean over the epoch's steps" in train and "shifted ±2 px" in train and "label smoothing 0.1" in train
+    assert "unshifted test set" in test
+    plain = plots.training_curves(_fake_history(), config=jaxmlp.TrainConfig()).axes[0].lines[0].get_label()
+    assert "shifted" not in plain and "smoothing" not in plain
+
+
 def test_save_training_plots_writes_curves_and_weights(params, tmp_path):
     paths = plots.save_training_plots(tmp_path, params, _fake_history())
     assert [p.rsplit("/", 1)[-1] for p in paths] == ["curves.png", "weights_layer1.png"]
@@ -130,10 +166,3 @@ def test_train_plots_writes_pictures_next_to_params(tmp_path, mnist, capsys):
     _check_png(out / "curves.png", plots.SIZES["curves"])
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 1
     assert "curves.png" in capsys.readouterr().out
-
-
-def test_train_plots_without_out_is_a_usage_error(capsys):
-    from jaxmlp import cli
-
-    assert cli.main(["train", "--plots"]) == 2
-    assert "--plots needs --out" in capsys.readouterr().err

@@ -22,7 +22,7 @@ def trained(mnist, tmp_path_factory):
     params, _ = jaxmlp.fit(mnist, config, epochs=3)
     path = tmp_path_factory.mktemp("predict") / "params.npz"
     save_params(path, params, {"config": {"activation": config.activation, "output": config.output}})
-    return params, config.forward_kwargs(), path
+    return params, {"activation": config.activation, "output": config.output}, path
 
 
 def _save_png(path, pixels28, *, invert=False, size=100):
@@ -119,3 +119,32 @@ def test_cli_predict_on_a_blank_image_exits_2_with_one_line(tmp_path, capsys):
     assert cli.main(["predict", str(params_path), str(tmp_path / "blank.png")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "blank" in err[0]
+
+
+def test_cli_predict_out_draws_the_digit_through_the_network(tmp_path, capsys):
+    """``predict --out DIR`` writes network.png: the sample digit, every neuron, connections coloured by w·a."""
+    import os
+
+    from jaxmlp import plots
+
+    params_path = tmp_path / "params.npz"
+    save_params(params_path, jaxmlp.init_params(jax.random.key(0)))
+    sample = os.path.join(os.path.dirname(__file__), "..", "examples", "digits", "seven.png")
+    assert cli.main(["predict", str(params_path), sample, "--out", str(tmp_path / "out"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["picture"] == str(tmp_path / "out" / "network.png")
+    with Image.open(result["picture"]) as image:
+        assert image.size == plots.SIZES["network"]
+    (tmp_path / "file").write_text("")
+    assert cli.main(["predict", str(params_path), sample, "--out", str(tmp_path / "file")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, digit", [("seven", 7), ("two", 2), ("four", 4)])
+def test_sample_digits_are_the_mnist_test_images_they_claim(mnist, name, digit):
+    import os
+
+    index = {"seven": 0, "two": 35, "four": 4}[name]
+    assert mnist.y_test[index] == digit
+    pixels = read_digit(os.path.join(os.path.dirname(__file__), "..", "examples", "digits", f"{name}.png"))
+    assert np.corrcoef(pixels.astype(float), mnist.x_test[index].astype(float))[0, 1] > 0.9

@@ -6,7 +6,8 @@ wrote (``runs/best/params.npz``). Then its ```python blocks run one after anothe
 notebook, so a block may use what an earlier block defined (``data``, ``params``). ``$JAXMLP_EPOCHS=1`` keeps
 each command's training short (the CLI announces the cap) and ``JAX_NUM_CPU_DEVICES=4`` gives the multi-device
 examples their devices. A line may end with ``# exit N`` when N is the exit code it documents. A block preceded
-by ``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). ``make`` and ``pip`` lines are the
+by ``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). A command whose comment mentions
+Ctrl-C (``jaxmlp serve``) is started, stopped with Ctrl-C once it prints its address, and must exit 0. ``make`` and ``pip`` lines are the
 Quick start itself, which CI runs.
 """
 
@@ -42,7 +43,8 @@ def readme_steps(text: str) -> list[tuple[str, str, int]]:
             if not (command == "jaxmlp" or command.startswith(("jaxmlp ", "python "))):
                 continue
             expected = EXIT.search(words)
-            steps.append(("bash", words.split(" #")[0].strip(), int(expected[1]) if expected else 0))
+            kind = "server" if "Ctrl-C" in words.partition(" #")[2] else "bash"  # runs until stopped
+            steps.append((kind, words.split(" #")[0].strip(), int(expected[1]) if expected else 0))
     return steps
 
 
@@ -79,9 +81,12 @@ def test_every_readme_command_runs_as_written(mnist, tmp_path):
         assigned = dict(w.split("=", 1) for w in words if ASSIGNMENT.match(w))
         argv = [w for w in words if not ASSIGNMENT.match(w)]
         argv[0] = os.path.join(bin_dir, "jaxmlp") if argv[0] == "jaxmlp" else sys.executable
-        result = subprocess.run(
-            argv, cwd=tmp_path, env={**env, **assigned}, capture_output=True, text=True, timeout=600
-        )
+        if kind == "server":
+            result = _serve_then_stop(argv, tmp_path, {**env, **assigned})
+        else:
+            result = subprocess.run(
+                argv, cwd=tmp_path, env={**env, **assigned}, capture_output=True, text=True, timeout=600
+            )
         assert result.returncode == expected, (
             f"README step failed ({result.returncode}):\n{code}\n{result.stderr[-3000:]}"
         )
@@ -100,3 +105,19 @@ def test_every_readme_command_runs_as_written(mnist, tmp_path):
         timeout=900,
     )
     assert result.returncode == 0, f"a README python block failed:\n{result.stderr[-4000:]}"
+
+
+def _serve_then_stop(argv: list[str], cwd: pathlib.Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Start a command that serves until Ctrl-C, wait for the address it prints, press Ctrl-C."""
+    import signal
+    import time
+
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, seen = time.monotonic() + 120, []
+    while time.monotonic() < deadline and process.poll() is None:
+        seen.append(process.stdout.readline())
+        if "http://" in seen[-1]:
+            break
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(argv, process.returncode, "".join(seen) + out, err)
