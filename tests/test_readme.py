@@ -7,8 +7,8 @@ notebook, so a block may use what an earlier block defined (``data``, ``params``
 each command's training short (the CLI announces the cap) and ``JAX_NUM_CPU_DEVICES=4`` gives the multi-device
 examples their devices. A line may end with ``# exit N`` when N is the exit code it documents. A block preceded
 by ``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). A command whose comment mentions
-Ctrl-C (``jaxmlp serve``) is started, stopped with Ctrl-C once it prints its address, and must exit 0. ``make`` and ``pip`` lines are the
-Quick start itself, which CI runs.
+Ctrl-C (``jaxmlp serve``) is started, stopped with Ctrl-C once it prints its address, and must exit 0.
+``make`` and ``pip`` lines are the Quick start itself, which CI runs.
 """
 
 from __future__ import annotations
