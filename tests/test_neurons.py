@@ -150,7 +150,6 @@ def test_cli_inspect_writes_every_picture_and_an_index(trained, tmp_path, capsys
     expected = {
         "weights_layer1.png",
         "weights_layer2.png",
-        "max_input_layer1.png",
         "max_input_layer2.png",
         "max_input_output.png",
         "activations.png",

@@ -12,8 +12,8 @@ pytest.importorskip("matplotlib")
 from PIL import Image
 
 import jaxmlp
+from jaxmlp import network_plot, plots
 from jaxmlp import neurons as ji
-from jaxmlp import plots
 
 KW = {"activation": jaxmlp.PRESETS["seed"].activation, "output": jaxmlp.PRESETS["seed"].output}
 
@@ -68,7 +68,7 @@ def test_image_grid_sizes_follow_the_number_of_images(params, tmp_path):
 
 def test_network_figure(params, tmp_path):
     x = jax.random.uniform(jax.random.key(1), (784,))
-    fig = plots.network_figure(ji.layer_activations(params, x, **KW), label=3, path=tmp_path / "a.png")
+    fig = network_plot.network_figure(ji.layer_activations(params, x, **KW), label=3, path=tmp_path / "a.png")
     _check_png(tmp_path / "a.png", plots.SIZES["network"])
     answer = int(jaxmlp.predict(params, x, **KW))
     assert f"answers {answer}" in fig._suptitle.get_text()
@@ -79,7 +79,7 @@ def test_network_figure_colours_each_connection_by_its_contribution(params, tmp_
     from matplotlib.collections import LineCollection
 
     acts = ji.layer_activations(params, jax.random.uniform(jax.random.key(2), (784,)), **KW)
-    fig = plots.network_figure(acts, params=params, path=tmp_path / "a.png")
+    fig = network_plot.network_figure(acts, params=params, path=tmp_path / "a.png")
     _check_png(tmp_path / "a.png", plots.SIZES["network"])
     lines = [c for c in fig.axes[1].collections if isinstance(c, LineCollection)]
     assert [len(c.get_segments()) for c in lines] == [16 * 16, 16 * 10]

@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     import jax
 
     import jaxmlp
-    from jaxmlp import neurons, plots
+    from jaxmlp import network_plot, neurons, plots
     from jaxmlp.checkpoint import load_network
     from jaxmlp.errors import InputError
     from jaxmlp.model import layer_activations
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         "activations.png",
         f"Test image {args.image} (a {label}) going through the network: each neuron's brightness is its activation; "
         "each line is what a neuron adds to the next one's weighted input, w·a (blue > 0, red < 0, thicker = larger).",
-        plots.network_figure(layer_activations(params, x, **kw), params=params, label=label),
+        network_plot.network_figure(layer_activations(params, x, **kw), params=params, label=label),
     )
     noise = neurons.noise_confidence(params, jax.random.key(args.seed), x_test, **kw)
     draw(

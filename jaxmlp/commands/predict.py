@@ -52,10 +52,10 @@ def _draw(args: argparse.Namespace, params: Any, acts: Any, digit: int) -> str:
     """``network.png`` in ``args.out``: the preprocessed digit, every neuron, the connections coloured by w·a."""
     import os
 
-    from jaxmlp import plots
+    from jaxmlp import network_plot
 
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, "network.png")
     title = f"{os.path.basename(args.image)}: the network answers {digit} (brightness = activation; lines: w·a)"
-    plots.network_figure(acts, params=params, title=title, path=path)
+    network_plot.network_figure(acts, params=params, title=title, path=path)
     return path

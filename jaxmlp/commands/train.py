@@ -105,7 +105,7 @@ def _train(args: argparse.Namespace, plan: Plan, data: Any, folder: Any, say: Re
         if args.plots:
             from jaxmlp.plots import save_training_plots
 
-            say(f"wrote {' and '.join(save_training_plots(str(folder.path), params, history))}")
+            say(f"wrote {' and '.join(save_training_plots(str(folder.path), params, history, plan.config))}")
     if args.json:
         from jaxmlp.runs import json_safe
 
