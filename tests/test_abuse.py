@@ -12,6 +12,7 @@ import sys
 
 import numpy as np
 import pytest
+from helpers import free_port, mnist_slice
 
 import jaxmlp
 from jaxmlp import checkpoint, files, resume
@@ -23,7 +24,7 @@ from jaxmlp.train import DivergenceError, enable_compilation_cache
 
 @pytest.fixture(scope="module")
 def tiny(mnist: jaxmlp.Dataset) -> jaxmlp.Dataset:
-    return jaxmlp.Dataset(mnist.x_train[:500], mnist.y_train[:500], mnist.x_test[:100], mnist.y_test[:100])
+    return mnist_slice(mnist, 500, 100)
 
 
 @pytest.mark.parametrize("umask", [0o022, 0o077, 0o002])
@@ -140,16 +141,8 @@ def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path: pathlib.Path) ->
     assert "Traceback" not in stderr, stderr
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_a_multi_host_run_without_its_coordinator_fails_in_one_line(tmp_path: pathlib.Path) -> None:
-    argv = ["train", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id", "1"]
+    argv = ["train", "--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--process-id", "1"]
     result = subprocess.run(
         [sys.executable, "-m", "jaxmlp.cli", *argv, "--coordinator-timeout", "2", "--out", str(tmp_path / "run")],
         capture_output=True,
@@ -165,7 +158,7 @@ def test_ctrl_c_ends_a_multi_host_rendezvous(tmp_path: pathlib.Path) -> None:
     import signal
     import time
 
-    argv = ["train", "--coordinator", f"127.0.0.1:{_free_port()}", "--num-processes", "2", "--process-id", "0"]
+    argv = ["train", "--coordinator", f"127.0.0.1:{free_port()}", "--num-processes", "2", "--process-id", "0"]
     process = subprocess.Popen(
         [sys.executable, "-m", "jaxmlp.cli", *argv, "--out", str(tmp_path / "run")],
         stdout=subprocess.PIPE,

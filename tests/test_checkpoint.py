@@ -9,6 +9,7 @@ import re
 import jax
 import numpy as np
 import pytest
+from helpers import trees_equal
 
 import jaxmlp
 from jaxmlp import checkpoint, resume
@@ -40,19 +41,12 @@ def trained_state() -> TrainState:
     return states[0]
 
 
-def _leaves_equal(a: object, b: object) -> bool:
-    la, lb = jax.tree.leaves(a), jax.tree.leaves(b)
-    return len(la) == len(lb) and all(
-        np.asarray(x).dtype == np.asarray(y).dtype and np.array_equal(x, y) for x, y in zip(la, lb, strict=True)
-    )
-
-
 def test_params_round_trip_is_exact_and_records_config_and_versions(tmp_path: pathlib.Path) -> None:
     params = jaxmlp.init_params(jax.random.key(3), (784, 30, 10))
     config = dataclasses.asdict(TrainConfig(sizes=(784, 30, 10)))
     checkpoint.save_params(tmp_path / "p.npz", params, {"config": config})
     loaded, meta = checkpoint.load_params(tmp_path / "p.npz", like=params, expected_sizes=(784, 30, 10))
-    assert _leaves_equal(params, loaded)
+    assert trees_equal(params, loaded)
     assert meta["config"]["sizes"] == [784, 30, 10]
     assert meta["format"] == checkpoint.PARAMS_FORMAT
     assert meta["versions"]["jax"] == jax.__version__ and meta["versions"]["jaxmlp"] == jaxmlp.__version__
@@ -67,8 +61,8 @@ def test_state_round_trip_restores_every_leaf_key_step_and_epoch(tmp_path: pathl
     assert config == ADAMW and meta["preset"] == "best"
     assert state.epoch == trained_state.epoch == 1
     assert int(state.step) == int(trained_state.step) == 4  # 200 examples // 50
-    assert _leaves_equal(state.params, trained_state.params)
-    assert _leaves_equal(state.opt_state, trained_state.opt_state)
+    assert trees_equal(state.params, trained_state.params)
+    assert trees_equal(state.opt_state, trained_state.opt_state)
     assert jax.tree.structure(state.opt_state) == jax.tree.structure(trained_state.opt_state)
     assert np.array_equal(jax.random.key_data(state.key), jax.random.key_data(trained_state.key))
     assert jax.random.key_impl(state.key) == jax.random.key_impl(trained_state.key)
@@ -79,7 +73,7 @@ def test_state_round_trip_restores_every_leaf_key_step_and_epoch(tmp_path: pathl
 def test_state_file_also_serves_its_params(tmp_path: pathlib.Path, trained_state) -> None:
     resume.save_state(tmp_path / "state.npz", trained_state, ADAMW)
     params, meta = checkpoint.load_params(tmp_path / "state.npz")
-    assert _leaves_equal(params, trained_state.params)
+    assert trees_equal(params, trained_state.params)
     assert meta["config"]["optimizer"] == "adamw"
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -17,6 +16,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+from helpers import free_port
 
 import jaxmlp
 from jaxmlp.cli import main
@@ -152,12 +152,6 @@ print(json.dumps({
     "accuracy": history.test_accuracy[-1],
 }))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_on_loopback_agree_with_one_process(tmp_path):

@@ -17,8 +17,8 @@ import sys
 import time
 
 import jax
-import numpy as np
 import pytest
+from helpers import all_finite, mnist_slice, trees_equal
 
 import jaxmlp
 from jaxmlp import checkpoint, resume
@@ -48,15 +48,7 @@ DIVERGING += [
 
 @pytest.fixture(scope="module")
 def small(mnist: jaxmlp.Dataset) -> jaxmlp.Dataset:
-    return jaxmlp.Dataset(mnist.x_train[:2000], mnist.y_train[:2000], mnist.x_test[:500], mnist.y_test[:500])
-
-
-def _same(a: object, b: object) -> bool:
-    return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
-
-
-def _finite(tree: object) -> bool:
-    return all(np.all(np.isfinite(x)) for x in jax.tree.leaves(tree))
+    return mnist_slice(mnist, 2000, 500)
 
 
 @pytest.mark.parametrize("preset", ["seed", "best"])
@@ -80,7 +72,7 @@ def test_resume_equals_uninterrupted_training_bitwise(small, tmp_path: pathlib.P
     assert stored_config == config and state.epoch == 1
     resumed, history = jaxmlp.fit(small, stored_config, state=state)
     assert len(history.test_accuracy) == 1  # only epoch 2 was run
-    assert _same(resumed, uninterrupted)
+    assert trees_equal(resumed, uninterrupted)
 
 
 def test_a_resumed_cli_run_reports_the_whole_runs_history(mnist, tmp_path: pathlib.Path, capsys) -> None:
@@ -112,16 +104,16 @@ def test_divergence_keeps_the_last_finite_epoch(small, tmp_path: pathlib.Path, m
     assert err.count("\n") == 1 and "Traceback" not in err
     assert re.search(r"cost became (nan|inf) at epoch 2, step \d+: training diverged; try a smaller learning rate", err)
     state, config, _ = resume.load_state(out / "checkpoint.npz")
-    assert state.epoch == 1 and config.lr == 3.0 and _finite(state.params) and _finite(state.opt_state)
+    assert state.epoch == 1 and config.lr == 3.0 and all_finite(state.params) and all_finite(state.opt_state)
     assert not (out / "params.npz").exists()  # never a diverged network under the finished result's name
     params, meta = checkpoint.load_params(out / "params.diverged.npz")
     assert meta["diverged"] is True and meta["epoch"] == 1
-    assert _same(params, state.params)  # the last finite params: those of epoch 1
+    assert trees_equal(params, state.params)  # the last finite params: those of epoch 1
 
     # The library says the same and hands back that state.
     with pytest.raises(DivergenceError, match=r"at epoch 2, step \d+.*smaller learning rate than 3\.0") as info:
         jaxmlp.fit(small, config)
-    assert info.value.state.epoch == 1 and _same(info.value.state.params, params)
+    assert info.value.state.epoch == 1 and trees_equal(info.value.state.params, params)
     assert len(info.value.history.test_accuracy) == 1
 
 
@@ -141,7 +133,7 @@ def test_a_diverged_run_never_replaces_a_good_result(small, tmp_path: pathlib.Pa
     assert "at epoch 1, step" in err and "smaller learning rate than 1000000.0" in err
     assert {name: (out / name).read_bytes() for name in before} == before
     params, meta = checkpoint.load_params(out / "params.diverged.npz")  # the initial params: finite
-    assert meta["epoch"] == 0 and _finite(params)
+    assert meta["epoch"] == 0 and all_finite(params)
 
 
 def _train_command(out: pathlib.Path) -> list[str]:
@@ -175,7 +167,7 @@ def test_ctrl_c_saves_the_last_epoch_and_says_how_to_resume(mnist, tmp_path: pat
     assert saved == resumed == str(out / "checkpoint.npz") and epoch >= 1
     state, config, meta = resume.load_state(resumed)
     assert state.epoch == epoch and config.epochs == 50 and meta["preset"] == "seed"
-    assert _finite(state.params) and _finite(state.opt_state)
+    assert all_finite(state.params) and all_finite(state.opt_state)
     assert [p.name for p in out.iterdir() if p.name != ".lock"] == ["checkpoint.npz"]  # no temp file left behind
 
 
@@ -198,7 +190,7 @@ def test_same_seed_gives_bitwise_identical_params_in_two_processes(mnist, tmp_pa
     assert meta_a["config"]["seed"] == 7
     assert all(x.tobytes() == y.tobytes() for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b), strict=True))
     other, _ = checkpoint.load_params(outs[0] / "checkpoint.npz")
-    assert _same(a, other)
+    assert trees_equal(a, other)
 
 
 def _wait_for_epoch(process: subprocess.Popen, seconds: float = 120) -> list[str]:

@@ -5,6 +5,7 @@ import dataclasses
 import jax
 import numpy as np
 import pytest
+from helpers import mnist_slice
 
 import jaxmlp
 from jaxmlp.config import PRESETS, TrainConfig
@@ -14,7 +15,7 @@ from jaxmlp.epoch import gradient_descent_step, init_state
 @pytest.fixture(scope="module")
 def small(mnist):
     """The first 1,000 training and 500 test images of real MNIST."""
-    return jaxmlp.Dataset(mnist.x_train[:1000], mnist.y_train[:1000], mnist.x_test[:500], mnist.y_test[:500])
+    return mnist_slice(mnist, 1000, 500)
 
 
 def leaves(params):
