@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+import jaxmlp
 from jaxmlp.data import Dataset, DataWarning, MNISTUnavailableError, cache, load_mnist, mirror, tfds_source, to_float
 from jaxmlp.data.dataset import OFFICIAL_COUNTS
 from jaxmlp.data.idx import FILES, encode_idx, load_idx, read_idx
@@ -99,8 +100,10 @@ def test_to_float_divides_by_255():
     assert f.dtype == np.float32 and f.shape == x.shape
     np.testing.assert_allclose(f, x / 255.0, rtol=1e-7)
     assert f.min() == 0.0 and f.max() == 1.0
-    with pytest.raises(TypeError):
-        to_float(x.astype(np.float32))
+    already = x.astype(np.float32) / 255
+    assert to_float(already) is already  # float pixels are already the network's input: passed through
+    with pytest.raises(jaxmlp.InputError, match=r"x has dtype int32; expected uint8 pixels 0\.\.255 or float"):
+        to_float(x.astype(np.int32))
 
 
 # --- IDX -------------------------------------------------------------------------------------------------------
