@@ -99,7 +99,8 @@ def check_finite(arrays: dict[str, np.ndarray], path: Any, verb: str = "refusing
 
 def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     arrays = {**arrays, META_KEY: np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
-    atomic_write(path, lambda f: np.savez(f, **arrays))
+    members: dict[str, Any] = arrays  # np.savez's stubs mistake the arrays for its allow_pickle flag
+    atomic_write(path, lambda f: np.savez(f, **members))
 
 
 def read_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -15,13 +15,13 @@ import jax
 import jax.numpy as jnp
 
 from jaxmlp.errors import InputError
-from jaxmlp.model import ActivationName, OutputName, Params, forward
+from jaxmlp.model import ActivationName, AnyArray, OutputName, ParamsLike, forward
 from jaxmlp.validate import check_choice, check_label_shape
 
 CostName = Literal["quadratic", "cross-entropy"]
 
 
-def _targets(y: jax.Array, x: jax.Array, z: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
+def _targets(y: AnyArray, x: AnyArray, z: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
     """One-hot targets ``t`` ``(n, K)`` for labels ``y``, smoothed to ``(1 - ε) t + ε / K`` when ``ε > 0``."""
     check_label_shape(y, x, num_classes=z.shape[-1])
     t = jax.nn.one_hot(y, z.shape[-1], dtype=z.dtype)
@@ -29,9 +29,9 @@ def _targets(y: jax.Array, x: jax.Array, z: jax.Array, label_smoothing: float = 
 
 
 def quadratic_cost(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     activation: ActivationName = "sigmoid",
     output: OutputName = "sigmoid",
@@ -46,9 +46,9 @@ def quadratic_cost(
 
 
 def cross_entropy_cost(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     activation: ActivationName = "sigmoid",
     output: OutputName = "sigmoid",
@@ -82,7 +82,7 @@ def cost_function(
     activation: ActivationName = "sigmoid",
     output: OutputName = "sigmoid",
     label_smoothing: float = 0.0,
-) -> Callable[[Params, jax.Array, jax.Array], jax.Array]:
+) -> Callable[[ParamsLike, AnyArray, AnyArray], jax.Array]:
     """The cost ``C(params, x, y)`` named ``cost``, with the network's activation and output layer filled in.
 
     ``label_smoothing`` > 0 is only meaningful for cross-entropy (an ``InputError`` otherwise).

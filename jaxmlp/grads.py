@@ -12,13 +12,13 @@ import jax
 import numpy as np
 
 from jaxmlp.costs import CostName, cost_function
-from jaxmlp.model import ActivationName, OutputName, Params
+from jaxmlp.model import ActivationName, AnyArray, OutputName, Params, ParamsLike
 
 
 def grad(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     cost: CostName = "quadratic",
     activation: ActivationName = "sigmoid",
@@ -29,9 +29,9 @@ def grad(
 
 
 def per_example_grads(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     cost: CostName = "quadratic",
     activation: ActivationName = "sigmoid",

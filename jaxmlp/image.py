@@ -39,8 +39,10 @@ def read_digit(path: str | os.PathLike | BinaryIO) -> np.ndarray:
         from PIL import Image, ImageOps, UnidentifiedImageError
     except ImportError:  # pragma: no cover - Pillow comes with matplotlib
         raise ImportError("reading images needs Pillow: pip install 'jaxmlp[plot]'") from None
-    name = getattr(path, "name", "the image") if hasattr(path, "read") else os.fspath(path)
-    source = path if hasattr(path, "read") else os.fspath(path)
+    if isinstance(path, str | os.PathLike):
+        name = source = os.fspath(path)
+    else:
+        name, source = getattr(path, "name", "the image"), path
     bomb = (Image.DecompressionBombError, Image.DecompressionBombWarning)
     try:
         with warnings.catch_warnings():
@@ -132,7 +134,7 @@ def preprocess_digit(image: Any, *, ink_is_bright: bool | None = None) -> np.nda
         raise InputError("image has non-finite pixels")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     if ink_is_bright is None:
-        ink_is_bright = np.median(border) < 0.5
+        ink_is_bright = bool(np.median(border) < 0.5)
     ink, border = (gray, border) if ink_is_bright else (1.0 - gray, 1.0 - border)
     background = float(np.median(border))
     ink = np.clip(ink - background, 0.0, None)

@@ -6,11 +6,12 @@ batch-major, ``x`` of shape ``(batch, n_in)``, so each layer computes ``a' = f(a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from jaxmlp.errors import InputError
 from jaxmlp.validate import (
@@ -25,7 +26,9 @@ from jaxmlp.validate import (
     to_float,
 )
 
-Params = list[dict[str, jax.Array]]
+Params = list[dict[str, jax.Array]]  #: what jaxmlp returns: one ``{"w", "b"}`` dict per layer
+ParamsLike = Sequence[Mapping[str, "jax.Array | np.ndarray"]]  #: what it accepts: NumPy or JAX leaves
+AnyArray = jax.Array | np.ndarray  #: images and labels: NumPy or JAX arrays
 ActivationName = Literal["sigmoid", "relu", "tanh"]
 OutputName = Literal["sigmoid", "softmax", "identity"]
 InitName = Literal["normal", "lecun", "he"]
@@ -58,7 +61,7 @@ def init_params(
     sizes = check_sizes(sizes)
     check_memory(sizes, 1)
     check_choice("init", init, INITS)
-    typed = isinstance(key, jax.Array) and jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key)
+    typed = isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key)
     raw = isinstance(key, jax.Array) and key.dtype == jnp.uint32 and key.shape == (2,)
     if not ((typed and key.shape == ()) or raw):
         got = f"{key.dtype} array of shape {key.shape}" if isinstance(key, jax.Array) else type(key).__name__
@@ -78,18 +81,18 @@ def init_params(
     return params
 
 
-def num_params(params: Params) -> int:
+def num_params(params: ParamsLike) -> int:
     """Total number of weights and biases (13,002 for 784-16-16-10)."""
     return sum(int(leaf.size) for leaf in jax.tree.leaves(params))
 
 
-def layer_sizes(params: Params) -> tuple[int, ...]:
+def layer_sizes(params: ParamsLike) -> tuple[int, ...]:
     """The widths ``(n_0, n_1, ..., n_L)`` that ``params`` was built for."""
     return (int(params[0]["w"].shape[0]), *(int(layer["w"].shape[1]) for layer in params))
 
 
 def layer_activations(
-    params: Params, x: jax.Array, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
+    params: ParamsLike, x: AnyArray, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> list[jax.Array]:
     """Every layer's activations ``[a^0 = x, a^1, ..., a^L]`` for ``x`` ``(n_0,)`` or ``(batch, n_0)``.
 
@@ -102,7 +105,7 @@ def layer_activations(
     last = OUTPUTS[check_choice("output", output, OUTPUTS)]
     check_params(params, finite=False)
     check_image_shape(x, n_in=params[0]["w"].shape[0], allow_single=True, allow_uint8=False)
-    activations = [x]
+    activations = [jnp.asarray(x)]
     for i, layer in enumerate(params, start=1):
         f = last if i == len(params) else hidden
         activations.append(f(activations[-1] @ layer["w"] + layer["b"]))
@@ -110,7 +113,7 @@ def layer_activations(
 
 
 def forward(
-    params: Params, x: jax.Array, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
+    params: ParamsLike, x: AnyArray, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
     """The output activations ``a^L`` for one image ``x`` ``(784,)`` or a batch ``(n, 784)`` of float pixels.
 
@@ -121,7 +124,7 @@ def forward(
 
 
 def predict(
-    params: Params, x: Any, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
+    params: ParamsLike, x: Any, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
     """The predicted digit, the index of the brightest output neuron: ``(n,)`` for ``(n, 784)``, ``()`` for ``(784,)``.
 
@@ -134,7 +137,7 @@ def predict(
 
 
 def accuracy(
-    params: Params, x: Any, y: Any, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
+    params: ParamsLike, x: Any, y: Any, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
     """Fraction of the images ``x`` (uint8 or floats in [0, 1]) whose predicted digit is the label ``y`` ``(n,)``."""
     sizes = check_params(params)

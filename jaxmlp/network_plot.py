@@ -59,7 +59,9 @@ def network_figure(
         rgba = np.column_stack([colors, 0.05 + 0.95 * size])
         order = np.argsort(size)  # the strongest on top
         net_ax.add_collection(
-            LineCollection(np.asarray(segments)[order], colors=rgba[order], linewidths=0.3 + 3 * size[order], zorder=1)
+            LineCollection(
+                list(np.asarray(segments)[order]), colors=rgba[order], linewidths=0.3 + 3 * size[order], zorder=1
+            )
         )
     answer = int(np.argmax(layers[-1]))
     for i, (a, y) in enumerate(zip(layers, ys, strict=True)):

@@ -17,18 +17,18 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.errors import InputError
-from jaxmlp.model import ActivationName, OutputName, Params, forward, layer_activations
+from jaxmlp.model import ActivationName, AnyArray, OutputName, ParamsLike, forward, layer_activations
 from jaxmlp.validate import IMAGE_SIDE as SIDE
 from jaxmlp.validate import check_images, check_params, to_float
 
 
-def first_layer_images(params: Params) -> jax.Array:
+def first_layer_images(params: ParamsLike) -> jax.Array:
     """Each first-layer neuron's 784 incoming weights as a 28 × 28 image: ``w1[:, j].reshape(28, 28)``, (n1, 28, 28)."""
     w = jnp.asarray(params[0]["w"])
     return w.T.reshape(w.shape[1], SIDE, SIDE)
 
 
-def second_layer_images(params: Params) -> jax.Array:
+def second_layer_images(params: ParamsLike) -> jax.Array:
     """Each second-layer neuron's weighted combination of the first-layer images, ``(n2, 28, 28)``.
 
     Image ``k`` is ``sum_j w2[j, k] * first_layer_images[j]``, i.e. ``(w1 @ w2)[:, k]`` reshaped: the pixel pattern
@@ -38,7 +38,7 @@ def second_layer_images(params: Params) -> jax.Array:
     return w.T.reshape(w.shape[1], SIDE, SIDE)
 
 
-def _outputs(params: Params, x: jax.Array, activation: ActivationName, output: OutputName) -> jax.Array:
+def _outputs(params: ParamsLike, x: AnyArray, activation: ActivationName, output: OutputName) -> jax.Array:
     """The output activations ``a_L`` for images ``x`` (uint8 or floats in [0, 1]), checked like ``predict``'s."""
     check_params(params)
     check_images(x, n_in=params[0]["w"].shape[0], allow_single=True)
@@ -46,7 +46,7 @@ def _outputs(params: Params, x: jax.Array, activation: ActivationName, output: O
 
 
 def _objective(
-    params: Params, x: jax.Array, layer: int, neuron: jax.Array, activation: ActivationName, output: OutputName
+    params: ParamsLike, x: AnyArray, layer: int, neuron: jax.Array, activation: ActivationName, output: OutputName
 ) -> jax.Array:
     """What gradient ascent maximises for neuron ``neuron`` of layer ``layer`` on one image ``x`` ``(784,)``.
 
@@ -67,8 +67,8 @@ def _objective(
 
 @functools.partial(jax.jit, static_argnames=("layer", "steps", "activation", "output"))
 def _ascend(
-    params: Params,
-    x0: jax.Array,
+    params: ParamsLike,
+    x0: AnyArray,
     neuron: jax.Array,
     lr: jax.Array,
     penalty: jax.Array,
@@ -78,12 +78,12 @@ def _ascend(
     activation: ActivationName,
     output: OutputName,
 ) -> jax.Array:
-    def score(x: jax.Array) -> jax.Array:
+    def score(x: AnyArray) -> jax.Array:
         return _objective(params, x, layer, neuron, activation, output) - penalty * jnp.sum(x**2)
 
     grad = jax.grad(score)
 
-    def step(t: int, x: jax.Array) -> jax.Array:
+    def step(t: int, x: AnyArray) -> jax.Array:
         g = grad(x)
         g = g / (jnp.sqrt(jnp.mean(g**2)) + 1e-12)  # normalised step: same speed whatever the gradient's scale
         size = lr * 0.5 * (1 + jnp.cos(jnp.pi * t / steps))  # cosine decay, so the ascent settles
@@ -93,13 +93,13 @@ def _ascend(
 
 
 def maximize_neuron(
-    params: Params,
+    params: ParamsLike,
     layer: int,
     neuron: int,
     *,
     activation: ActivationName = "sigmoid",
     output: OutputName = "sigmoid",
-    x0: jax.Array | None = None,
+    x0: AnyArray | None = None,
     steps: int = 200,
     lr: float = 0.05,
     penalty: float = 1e-3,
@@ -132,7 +132,7 @@ def maximize_neuron(
 
 
 def maximize_layer(
-    params: Params,
+    params: ParamsLike,
     layer: int,
     *,
     activation: ActivationName = "sigmoid",
@@ -152,8 +152,8 @@ def maximize_layer(
 
 
 def neuron_activation(
-    params: Params,
-    x: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
     layer: int,
     neuron: int,
     *,
@@ -173,16 +173,16 @@ class NoiseConfidence(NamedTuple):
 
 
 def top_output(
-    params: Params, x: jax.Array, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
+    params: ParamsLike, x: AnyArray, *, activation: ActivationName = "sigmoid", output: OutputName = "sigmoid"
 ) -> jax.Array:
     """The network's confidence: the largest output activation ``max_j a_L[j]``, ``()`` or ``(batch,)``."""
     return jnp.max(_outputs(params, x, activation, output), axis=-1)
 
 
 def noise_confidence(
-    params: Params,
+    params: ParamsLike,
     key: jax.Array,
-    digits: jax.Array,
+    digits: AnyArray,
     *,
     n: int = 1000,
     activation: ActivationName = "sigmoid",
@@ -196,9 +196,9 @@ def noise_confidence(
 
 
 def confusion_matrix(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     activation: ActivationName = "sigmoid",
     output: OutputName = "sigmoid",
@@ -213,16 +213,16 @@ def confusion_matrix(
 class Mistakes(NamedTuple):
     """The most confidently misclassified images, most confident first."""
 
-    index: np.ndarray  # (m,) positions in the given x
+    position: np.ndarray  # (m,) where each is in the given x
     label: np.ndarray  # (m,) true digits
     predicted: np.ndarray  # (m,) the network's digits
     confidence: np.ndarray  # (m,) top output activation
 
 
 def confident_mistakes(
-    params: Params,
-    x: jax.Array,
-    y: jax.Array,
+    params: ParamsLike,
+    x: AnyArray,
+    y: AnyArray,
     *,
     k: int = 16,
     activation: ActivationName = "sigmoid",

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec
 
@@ -41,7 +42,7 @@ def data_mesh(devices: Devices | None = None) -> Mesh:
                 f"{available[0].platform.upper()} device(s) ({_MORE_DEVICES_HINT})"
             )
         chosen = available[: int(devices)]
-    else:
+    elif isinstance(devices, Sequence):
         chosen = list(devices)
         if not chosen:
             raise InputError(f"devices is an empty list; JAX sees {len(available)} device(s)")
@@ -49,6 +50,8 @@ def data_mesh(devices: Devices | None = None) -> Mesh:
             raise InputError(f"devices must be an int or a list of jax devices; got {devices!r}")
         if len(set(chosen)) != len(chosen):
             raise InputError("devices lists the same device twice")
+    else:
+        raise InputError(f"devices must be an int or a list of jax devices; got {devices!r}")
     if jax.process_count() > 1 and len(chosen) != len(available):
         raise InputError(f"with {jax.process_count()} processes the mesh must span all {len(available)} devices")
     return jax.make_mesh((len(chosen),), (DATA_AXIS,), axis_types=(AxisType.Auto,), devices=chosen)
@@ -89,7 +92,7 @@ def replicate(tree: Any, mesh: Mesh) -> Any:
         return jax.device_put(tree, sharding)
 
     def put(a: Any) -> jax.Array:
-        if isinstance(a, jax.Array) and jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+        if isinstance(a, jax.Array) and jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
             return jax.random.wrap_key_data(put(jax.random.key_data(a)), impl=jax.random.key_impl(a))
         return jax.make_array_from_process_local_data(sharding, np.asarray(a))
 

@@ -25,7 +25,7 @@ from jaxmlp.data import Dataset
 from jaxmlp.epoch import TrainState, compiled_epoch, init_state
 from jaxmlp.errors import InputError
 from jaxmlp.files import cache_root, versions
-from jaxmlp.model import Params, forward
+from jaxmlp.model import AnyArray, Params, ParamsLike, forward
 from jaxmlp.parallel import Devices, check_batch, data_mesh, replicate
 from jaxmlp.validate import check_images, check_labels, check_mnist_network, check_params, to_float
 
@@ -90,7 +90,7 @@ class DivergenceError(RuntimeError):
 def _evaluate_fn(config: TrainConfig) -> Callable[..., Any]:
     cost_fn = cost_function(config.cost, activation=config.activation, output=config.output)
 
-    def evaluate_(params: Params, x: jax.Array, y: jax.Array) -> tuple[jax.Array, jax.Array]:
+    def evaluate_(params: ParamsLike, x: AnyArray, y: AnyArray) -> tuple[jax.Array, jax.Array]:
         xf = to_float(x)
         outputs = forward(params, xf, activation=config.activation, output=config.output)
         return cost_fn(params, xf, y), jnp.mean(jnp.argmax(outputs, -1) == y)
@@ -98,7 +98,7 @@ def _evaluate_fn(config: TrainConfig) -> Callable[..., Any]:
     return jax.jit(evaluate_)
 
 
-def evaluate(params: Params, x: Any, y: Any, config: TrainConfig = PRESETS["seed"]) -> tuple[float, float]:
+def evaluate(params: ParamsLike, x: Any, y: Any, config: TrainConfig = PRESETS["seed"]) -> tuple[float, float]:
     """``(cost, accuracy)`` of ``params`` on images ``x`` ``(n, 784)`` (uint8 or floats in [0, 1]) and labels ``y``.
 
     The cost is ``config.cost`` without label smoothing (what the test cost in ``History`` reports). One jit call.
@@ -117,8 +117,9 @@ def enable_compilation_cache(path: str | None = None) -> str | None:
     ``JAXMLP_COMPILATION_CACHE=0`` to leave JAX's settings alone. A folder that cannot be created or written is
     skipped with one warning: the cache only saves compile time.
     """
-    if os.environ.get("JAXMLP_COMPILATION_CACHE", "1") == "0" or jax.config.jax_compilation_cache_dir:
-        return jax.config.jax_compilation_cache_dir
+    chosen = jax.config.values.get("jax_compilation_cache_dir")
+    if os.environ.get("JAXMLP_COMPILATION_CACHE", "1") == "0" or chosen:
+        return chosen
     path = path or os.fspath(cache_root() / "xla")
     try:
         os.makedirs(path, exist_ok=True)
@@ -185,7 +186,7 @@ def fit(
     if config.batch_size is not None and config.batch_size > n_train:
         raise InputError(f"batch_size {config.batch_size} is larger than the {n_train} training examples")
     enable_compilation_cache()
-    state = state or init_state(config)
+    current: TrainState = state if state is not None else init_state(config)
     x, y = data.x_train, np.asarray(data.y_train, np.int32)
     # Validated by Dataset already: on the device once, evaluated each epoch without re-checking or re-copying.
     x_test, y_test = jax.device_put(data.x_test), jax.device_put(np.asarray(data.y_test, np.int32))
@@ -194,11 +195,11 @@ def fit(
         x, y = jax.device_put(x), jax.device_put(y)
     else:  # data-parallel: the dataset and the state on every device, each batch split along "data"
         check_batch(config.batch_size or n_train, mesh)
-        x, y, params, opt_state, step, key = replicate((x, y, *state[:4]), mesh)
-        state = TrainState(params, opt_state, step, key, state.epoch)
+        x, y, params, opt_state, step, key = replicate((x, y, *current[:4]), mesh)
+        current = TrainState(params, opt_state, step, key, current.epoch)
 
     start = time.perf_counter()
-    compiled = compiled_epoch(config, n_train, mesh).lower(state, x, y).compile()
+    compiled = compiled_epoch(config, n_train, mesh).lower(current, x, y).compile()
     compile_seconds = time.perf_counter() - start
     if on_compiled is not None:
         on_compiled(compile_seconds)
@@ -207,9 +208,9 @@ def fit(
     batch = config.batch_size or n_train
     history.examples_per_epoch = (n_train // batch) * batch
 
-    while state.epoch < config.epochs:
+    while current.epoch < config.epochs:
         start = time.perf_counter()
-        new_state, step_costs = compiled(state, x, y)
+        new_state, step_costs = compiled(current, x, y)
         step_costs = np.asarray(step_costs)  # waits for the epoch to finish
         seconds = time.perf_counter() - start
         # The last step's update is not in any cost, so the params are checked too (full batch: one step an epoch).
@@ -218,21 +219,21 @@ def fit(
             bad = int(np.argmin(finite)) if not finite.all() else len(step_costs) - 1
             what = f"cost became {step_costs[bad]}" if not finite.all() else "params became NaN or infinite"
             raise DivergenceError(
-                f"{what} at epoch {state.epoch + 1}, step {bad + 1}: training diverged; "
+                f"{what} at epoch {current.epoch + 1}, step {bad + 1}: training diverged; "
                 f"try a smaller learning rate than {config.lr}",
-                state,
+                current,
                 history,
             )
-        state = new_state._replace(epoch=state.epoch + 1)
-        eval_params = state.params if mesh is None else jax.device_get(state.params)
+        current = new_state._replace(epoch=current.epoch + 1)
+        eval_params = current.params if mesh is None else jax.device_get(current.params)
         test_cost, test_accuracy = map(float, _evaluate_fn(config)(eval_params, x_test, y_test))
         history.train_cost.append(float(step_costs.mean()))
         history.test_cost.append(test_cost)
         history.test_accuracy.append(test_accuracy)
         history.epoch_seconds.append(seconds)
         if on_epoch is not None:
-            on_epoch(state, history)
-    return state.params, history
+            on_epoch(current, history)
+    return current.params, history
 
 
 def run_metrics(config: TrainConfig, history: History, source: str, preset: str) -> dict[str, Any]:

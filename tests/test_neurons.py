@@ -123,12 +123,12 @@ def test_confusion_matrix_and_mistakes_agree_with_accuracy(trained, mnist):
     assert matrix.trace() / len(y) == pytest.approx(accuracy, abs=1e-6)
 
     wrong = ji.confident_mistakes(params, x, y, k=16, **kw)
-    assert len(wrong.index) == 16
-    assert np.all(wrong.predicted != wrong.label) and np.all(y[wrong.index] == wrong.label)
+    assert len(wrong.position) == 16
+    assert np.all(wrong.predicted != wrong.label) and np.all(y[wrong.position] == wrong.label)
     assert np.all(np.diff(wrong.confidence) <= 0)
-    np.testing.assert_allclose(wrong.confidence, ji.top_output(params, x[wrong.index], **kw), rtol=1e-5)
+    np.testing.assert_allclose(wrong.confidence, ji.top_output(params, x[wrong.position], **kw), rtol=1e-5)
     all_wrong = np.flatnonzero(np.asarray(jaxmlp.predict(params, jaxmlp.to_float(x), **kw)) != y)
-    others = np.setdiff1d(all_wrong, wrong.index)
+    others = np.setdiff1d(all_wrong, wrong.position)
     assert np.asarray(ji.top_output(params, x[others], **kw)).max() <= wrong.confidence.min() + 1e-6
 
 

@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     draw(
         "mistakes.png",
         "The 16 test digits the network gets wrong most confidently: true → answer (top output).",
-        plots.mistakes_gallery(data.x_test[wrong.index], wrong.label, wrong.predicted, wrong.confidence),
+        plots.mistakes_gallery(data.x_test[wrong.position], wrong.label, wrong.predicted, wrong.confidence),
     )
     metrics = _metrics_near(args.params)
     if metrics is not None:

@@ -24,7 +24,7 @@ import urllib.request
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any
 from urllib.parse import unquote, urljoin, urlsplit
 
 from jaxmlp.data.pip_config import TOTAL_TIMEOUT_S, PipSettings, local_path, split_auth
@@ -108,7 +108,7 @@ class Client:
         handlers.append(urllib.request.HTTPSHandler(context=context))
         self.opener = urllib.request.build_opener(*handlers)
 
-    def open(self, url: str, auth: str | None, accept: str = "*/*") -> BinaryIO:
+    def open(self, url: str, auth: str | None, accept: str = "*/*") -> Any:
         """The response for ``url``; the whole opening (DNS, connect, TLS, headers) is held to a deadline."""
         if self.cert_error and url.startswith("https:"):
             raise SourceFailed(self.cert_error, final=False)
@@ -252,7 +252,7 @@ def fetch(link: Link, auth: str | None, client: Client, dest: Path, label: str) 
     local = local_path(link.url)
     if local is not None:
         try:
-            source: BinaryIO = local.open("rb")
+            source: Any = local.open("rb")
         except OSError as e:
             raise SourceFailed(f"{e.strerror or e}: {local}") from e
         total = local.stat().st_size

