@@ -120,14 +120,14 @@ class GradientReport:
         lines += [f"  {leaf.name}: {leaf.problem}" for leaf in self.leaves if leaf.problem]
         lines += [f"  {text}" for text in self.diagnosis]
         if self.passed:
-            lines.append(f"PASS: all {len(self.leaves)} leaves agree at batch sizes {_sizes(self.batch_sizes)}")
+            lines.append(f"PASS: all {len(self.leaves)} leaves agree at {_sizes(self.batch_sizes)}")
         else:
             lines.append("FAIL: " + (", ".join(self.failures) or "the gradient's structure is wrong"))
         return "\n".join(lines)
 
 
 def _sizes(batch_sizes: Sequence[int]) -> str:
-    return " and ".join(map(str, batch_sizes)) or "?"
+    return ("batch size " if len(batch_sizes) == 1 else "batch sizes ") + " and ".join(map(str, batch_sizes))
 
 
 def diagnosis_lines(leaves: Sequence[LeafCheck], hints: dict[tuple[int, str], str], num_layers: int) -> list[str]:
