@@ -8,9 +8,9 @@ see ``jaxmlp.gradcheck_layouts``) and compares every leaf with the gradient of t
 
 **Two batch sizes.** A gradient off by a factor that depends on the batch size ``B`` (a sum where the mean belongs:
 ``B``; that plus a ½ in the cost: ``B/2``) equals the right one at ``B = 1`` or ``B = 2``. So ``grad_fn`` is also
-called on a second batch of ``B₂ = 3`` examples (``4`` if ``B = 3``), rows ``i mod B`` of ``x``; a leaf passes only
-if it passes at both sizes. (``layout="nielsen"`` calls ``grad_fn`` per example and averages itself, so no batch
-factor can arise there and one batch is enough.)
+called on a second batch of ``B₂ = 3`` examples (``4`` if ``B = 3``) made from the rows of ``x``
+(``second_batch``); a leaf passes only if it passes at both sizes. (``layout="nielsen"`` calls ``grad_fn`` per
+example and averages itself, so no batch factor can arise there and one batch is enough.)
 
 **Diagnosis.** A failing leaf is compared with the gradients of the classic mistakes (``jaxmlp.mistakes``), each
 times a sign, ½ or 2, and ``B`` or ``1/B``; the match is named with the equation it breaks and the line to fix.
@@ -82,6 +82,22 @@ def second_batch_size(batch: int) -> int:
     return 4 if batch == 3 else 3
 
 
+def second_batch(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``second_batch_size(B)`` examples, all different: rows ``i mod B`` of ``x``; the ``r``-th repeat of a row has
+    its pixels reversed (r = 1) or shifted by half the image (r = 2), and its label raised by ``r`` (mod classes).
+
+    With ``B = 1`` this gives three different examples, so a bias gradient of one example is told from the mean.
+    """
+    i = np.arange(second_batch_size(len(x)))
+    rows, repeat = i % len(x), i // len(x)
+    x2 = np.stack([_variant(x[row], r) for row, r in zip(rows, repeat, strict=True)])
+    return x2, ((y[rows] + repeat) % num_classes).astype(y.dtype)
+
+
+def _variant(image: np.ndarray, repeat: int) -> np.ndarray:
+    return image if repeat == 0 else image[::-1].copy() if repeat == 1 else np.roll(image, image.size // 2)
+
+
 def default_tolerance(reference: str, dtype: np.dtype, batch: int) -> float:
     """``DEFAULT_TOLERANCES[reference, dtype]``, raised to ``10 ε sqrt(batch)`` where that is larger."""
     if (reference, dtype.name) not in DEFAULT_TOLERANCES:
@@ -135,8 +151,7 @@ def check_gradients(
     x, y = np.asarray(x), np.asarray(y)
     batches = [(x, y)]
     if layout != "nielsen":
-        rows = np.arange(second_batch_size(len(x))) % len(x)
-        batches.append((x[rows], y[rows]))
+        batches.append(second_batch(x, y, sizes[-1]))
     batch_sizes = tuple(len(b[1]) for b in batches)
     if tolerance is None:
         tolerance = default_tolerance(reference, dtype, max(batch_sizes))
@@ -145,8 +160,8 @@ def check_gradients(
     notes = [n for n in (conversion_note(layout, cost),) if n]
     if len(batches) > 1:
         notes.append(
-            f"also called on a second batch of {batch_sizes[1]} (rows {', '.join(map(str, rows))} of x): a factor that "
-            "depends on the batch size (a sum where the mean belongs, a ½ in the cost) can be 1 at one size, not at two"
+            f"also called on a second batch of {batch_sizes[1]} (rows of x, repeats mirrored): a factor that depends "
+            "on the batch size (a sum where the mean belongs, a ½ in the cost) can be 1 at one size, not at two"
         )
     else:
         notes.append(

@@ -162,3 +162,11 @@ def test_hints_also_come_with_finite_difference_directions(reference):
     report = check(("no sp in BP1",), n=3, reference=reference, fd_mode="directions")
     assert set(report.failures) == ALL
     assert 'matches "σ\'(z) missing in BP1"' in report.leaf(1, "w").hint
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_the_bias_of_one_example_is_caught_even_when_the_batch_has_one_example(n):
+    """At n = 1 the last example's δ is the mean; the second batch's rows all differ, so it is not there."""
+    report = check(("last example",), n=n)
+    assert set(report.failures) == BIASES
+    assert "bias gradient of one example (the last)" in report.leaf(3, "b").hint

@@ -85,11 +85,22 @@ def add_parser(subparsers: Any) -> None:
         "called per example and averaged; nielsen-batch: the same for a batch of columns X (784, B)",
     )
     p.add_argument(
-        "--tolerance", type=positive(float), help="relative error a leaf may have (default: by dtype and reference)"
+        "--tolerance", type=_tolerance, help="relative error a leaf may have (default: by dtype and reference)"
     )
     p.add_argument("--seed", type=int, default=0, help="seed for the random params and the choice of images")
     p.add_argument("--json", action="store_true", help="print the report as JSON (only JSON on stdout)")
     p.set_defaults(run=run)
+
+
+def _tolerance(text: str) -> float:
+    """A finite positive float (text that is no float at all gets argparse's "invalid float value")."""
+    value = float(text)
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite positive number; got {text!r}")
+    return value
+
+
+_tolerance.__name__ = "float"
 
 
 def run(args: argparse.Namespace) -> int:
