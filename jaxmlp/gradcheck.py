@@ -146,7 +146,7 @@ def check_gradients(
     sizes = check_params(list(params))
     x = check_images(np.asarray(x) if isinstance(x, list) else x, "x", n_in=sizes[0], allow_uint8=False)
     y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y", num_classes=sizes[-1])
-    np_params = [{name: np.asarray(layer[name]) for name in LEAVES} for layer in params]
+    np_params = [{name: np.array(layer[name]) for name in LEAVES} for layer in params]  # copies
     dtype = np.result_type(*(leaf for layer in np_params for leaf in layer.values()))
     x, y = np.asarray(x), np.asarray(y)
     batches = [(x, y)]

@@ -74,20 +74,22 @@ def call(
     """Call ``grad_fn`` on the batch ``x``, ``y`` in ``layout``: its leaves in jaxmlp's layout, the problems by leaf
     (``"all"``: with the whole structure) and a note if float64 params came back as a float32 gradient."""
     dtype = np_params[0]["w"].dtype
-    if layout == "jaxmlp":
-        user = _call(grad_fn, layout, params, x, y)
+    if layout == "jaxmlp":  # copies: a grad_fn that changes its inputs in place must not change the check
+        fresh = [{k: v.copy() if isinstance(v, np.ndarray) else v for k, v in layer.items()} for layer in params]
+        user = _call(grad_fn, layout, fresh, x.copy(), y.copy())
         return (*unpack(user, np_params), float32_note(user, dtype))
-    net = NielsenParams(
-        [layer["b"][:, None].copy() for layer in np_params], [layer["w"].T.copy() for layer in np_params]
-    )
+
+    def net() -> NielsenParams:  # a fresh copy for every call
+        return NielsenParams([p["b"][:, None].copy() for p in np_params], [p["w"].T.copy() for p in np_params])
+
     targets = np.eye(np_params[-1]["w"].shape[1], dtype=np_params[-1]["w"].dtype)[y]
     if layout == "nielsen-batch":
-        user = _call(grad_fn, layout, net, x.T.copy(), targets.T.copy())
+        user = _call(grad_fn, layout, net(), x.T.copy(), targets.T.copy())
         leaves, problems = unpack_nielsen(user, np_params)
     else:
         total: Leaves = {}
         for xi, ti in zip(x, targets, strict=True):
-            user = _call(grad_fn, layout, net, xi[:, None].copy(), ti[:, None].copy())
+            user = _call(grad_fn, layout, net(), xi[:, None].copy(), ti[:, None].copy())
             leaves, problems = unpack_nielsen(user, np_params)
             if problems["all"] or len(problems) > 1:
                 return leaves, problems, float32_note(user, dtype)

@@ -189,3 +189,17 @@ def test_report_converts_to_json():
     assert [(leaf["layer"], leaf["leaf"]) for leaf in data["leaves"]] == [(1, "w"), (1, "b"), (2, "w"), (2, "b")]
     assert data["batch_sizes"] == [3, 4]
     assert data["diagnosis"] and "sign" in data["leaves"][2]["hint"]
+
+
+def test_a_grad_fn_that_changes_its_inputs_in_place_cannot_change_the_check():
+    params, (x, y) = make_params((6, 4, 3)), make_batch(3, 6, 3)
+
+    def vandal(p, x, y):
+        g = reference.backprop(p, x, y)
+        x *= 0  # a learner's in-place "normalisation", and an update of the weights in place
+        for layer, grads in zip(p, g, strict=True):
+            layer["w"] -= 100 * grads["w"]
+        return g
+
+    assert check_gradients(vandal, params, x, y).passed
+    assert np.any(x) and np.all(params[0]["w"] == make_params((6, 4, 3))[0]["w"])

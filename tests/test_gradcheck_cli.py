@@ -105,3 +105,19 @@ def test_help_documents_the_exit_codes_and_bad_flags_exit_2(tmp_path):
     assert "2  the check could not run" in done.stdout
     bad = gradcheck("--tolerance", "-1", cwd=tmp_path)
     assert bad.returncode == 2 and "--tolerance" in bad.stderr
+
+
+def test_sys_exit_inside_the_learners_function_is_not_a_pass(tmp_path, capsys):
+    from jaxmlp import cli
+
+    (tmp_path / "quitter.py").write_text("import sys\n\ndef grad(params, x, y):\n    sys.exit(0)\n")
+    assert cli.main(["gradcheck", "--batch", "2", "--grad-fn", f"{tmp_path / 'quitter.py'}:grad"]) == 2
+    assert "SystemExit" in capsys.readouterr().err
+
+
+def test_a_file_named_like_a_module_in_use_is_refused(tmp_path, capsys):
+    from jaxmlp import cli
+
+    (tmp_path / "json.py").write_text("def grad(params, x, y):\n    return []\n")
+    assert cli.main(["gradcheck", "--batch", "2", "--grad-fn", f"{tmp_path / 'json.py'}:grad"]) == 2
+    assert "rename it" in capsys.readouterr().err

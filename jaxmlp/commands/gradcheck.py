@@ -174,7 +174,7 @@ def _guarded(function: Callable[..., Any], name: str) -> Callable[..., Any]:
         try:
             with contextlib.redirect_stdout(sys.stderr):
                 return function(*args)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # sys.exit(0) in their code must not read as "passed"
             raise LearnerError(name, _skip_own_frames(error)) from error
 
     return call
@@ -203,7 +203,7 @@ def load_grad_fn(spec: str) -> Callable[..., Any]:
         raise LearnerError(f"importing {module_name}", _skip_own_frames(error)) from error
     except UsageError:
         raise
-    except Exception as error:  # a SyntaxError or any exception while the learner's module runs
+    except (Exception, SystemExit) as error:  # a SyntaxError or any exception while the learner's module runs
         raise LearnerError(f"importing {module_name}", error) from error
     function: Any = module
     for part in function_name.split("."):  # also Class.method
@@ -223,6 +223,11 @@ def _import_file(filename: str) -> Any:
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
         raise UsageError(f"--grad-fn: cannot import {filename} as a Python module")
+    clash = sys.modules.get(path.stem)
+    if clash is not None and Path(getattr(clash, "__file__", "") or "").resolve() != path:
+        raise UsageError(
+            f"--grad-fn: {path.name} has the name of the module {path.stem!r} that Python already uses; rename it"
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[path.stem] = module  # registered, as a normal import would (dataclasses, pickling need it)
     spec.loader.exec_module(module)
