@@ -1,28 +1,42 @@
-"""Check a gradient, leaf by leaf, against ``jax.grad`` or against finite differences.
+"""Check a gradient, leaf by leaf, against ``jax.grad`` or finite differences, and say which mistake it makes.
 
 ``check_gradients(grad_fn, params, x, y)`` calls ``grad_fn(params, x, y)`` (your derivation: NumPy or JAX arrays in
-the params layout ``[{"w": (n_in, n_out), "b": (n_out,)}, ...]``) and compares every leaf with a reference. For each
-leaf it reports the largest absolute error, the relative error ``‖g − g_ref‖ / max(‖g_ref‖, tiny)`` (Frobenius norms)
-and where the worst element is. Layer ``l`` is ``params[l - 1]`` (the input is layer 0), as in Nielsen's book.
+the params layout ``[{"w": (n_in, n_out), "b": (n_out,)}, ...]``, or Nielsen's layout with ``layout="nielsen"``,
+see ``jaxmlp.gradcheck_layouts``) and compares every leaf with the gradient of the batch-mean cost
+``C = mean_x C_x``. For each leaf: the largest absolute error, the relative error ``‖g − g_ref‖ / ‖g_ref‖``
+(Frobenius norms, ``jaxmlp.grads.tree_relative_error``) and the worst element. Layer ``l`` is ``params[l − 1]``.
 
-Default tolerances on the relative error (``DEFAULT_TOLERANCES``), by the params' dtype:
+**Two batch sizes.** A gradient off by a factor that depends on the batch size ``B`` (a sum where the mean belongs:
+``B``; that plus a ½ in the cost: ``B/2``) equals the right one at ``B = 1`` or ``B = 2``. So ``grad_fn`` is also
+called on a second batch of ``B₂ = 3`` examples (``4`` if ``B = 3``) made from the rows of ``x``
+(``second_batch``); a leaf passes only if it passes at both sizes. (``layout="nielsen"`` calls ``grad_fn`` per
+example and averages itself, so no batch factor can arise there and one batch is enough.)
 
-* float64 vs ``jax.grad``: 1e-12. Both sides do the same arithmetic in a different order; rounding (ε ≈ 1.1e-16)
-  amplified by sums of a few hundred terms and saturated sigmoids stays around 1e-15..1e-13.
-* float64 vs finite differences: 1e-6. Central differences with step h ≈ ε^{1/3} have truncation error O(h²) and
-  rounding error O(ε/h), both about 1e-11 relative to the cost's scale; 1e-6 leaves room for curvature.
-* float32 (either reference): 1e-5. ε ≈ 6e-8, amplified by 784-term dot products and saturated units.
-  (Finite differences are always taken in float64, so the float32 gradient's own rounding dominates.)
+**Diagnosis.** A failing leaf is compared with the gradients of the classic mistakes (``jaxmlp.mistakes``), each
+times a sign, ½ or 2, and ``B`` or ``1/B``; the match is named with the equation it breaks and the line to fix.
+If none matches, the report names the deepest failing layer, where the error starts (errors flow backwards).
 
-Both sides run with ``jax.default_matmul_precision("highest")``: on GPU/TPU, float32 matmuls otherwise default to
-TF32/bf16 passes (about 1e-3 relative), which would drown any derivation error in rounding. With float64 params,
+**Tolerances** (``DEFAULT_TOLERANCES``, on the relative error). The reference is always computed in float64 from
+the params' values, so a tolerance only has to cover the rounding of ``grad_fn``'s own arithmetic:
+
+* float64 vs ``jax.grad``: 1e-12 (rounding ε ≈ 1.1e-16 amplified by sums of hundreds of terms stays near 1e-15).
+* vs finite differences: 1e-6 (central differences, step h ≈ ε^{1/3}: truncation O(h²) + rounding O(ε/h) ≈ 1e-11,
+  and room for curvature; always taken in float64).
+* float32: 1e-5 (rounding 6e-8 amplified by 784-term dot products and saturated units).
+
+and at least ``10 ε sqrt(B)`` for the params' machine epsilon ``ε`` (1.2e-7 in float32): a mean of ``B`` terms
+accumulated one by one (as BLAS does over the batch) gains a rounding error like a random walk, about
+``ε sqrt(B)``. jaxmlp's NumPy reference measured 2.0e-5 and 2.7e-5 (seeds 0, 1; ≈ ε sqrt(B)) in float32 on all
+60,000 MNIST images: 1e-5 would fail it, 10 ε sqrt(B) = 2.9e-4 leaves a margin of 10, far below the relative
+errors of real mistakes (0.01 and more).
+
+Both sides run under ``jax.default_matmul_precision("highest")`` (no TF32/bf16 on GPU/TPU). With float64 params,
 64-bit JAX is switched on for the duration of the check only (``jax.enable_x64``), ``grad_fn`` included.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
@@ -31,12 +45,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxmlp import gradcheck_fd, mistakes
 from jaxmlp.costs import cost_function
 from jaxmlp.errors import InputError
+from jaxmlp.gradcheck_layouts import LAYOUTS, NielsenParams, call, conversion_note
+from jaxmlp.gradcheck_report import GradientReport, LeafCheck, diagnosis_lines
 from jaxmlp.grads import grad, per_example_grads, tree_relative_error
-from jaxmlp.validate import check_images, check_labels, check_params
+from jaxmlp.model import ACTIVATIONS, OUTPUTS
+from jaxmlp.validate import MAX_SEED, check_choice, check_images, check_int, check_labels, check_params
+from jaxmlp.validate import check_positive_number as _positive
 
-__all__ = ["DEFAULT_TOLERANCES", "GradientReport", "LeafCheck", "check_gradients", "per_example_grads"]
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "LAYOUTS",
+    "GradientReport",
+    "LeafCheck",
+    "NielsenParams",
+    "check_gradients",
+    "per_example_grads",
+    "second_batch_size",
+]
 
 REFERENCES = ("jax", "finite-differences")
 FD_MODES = ("all", "directions")
@@ -47,111 +75,38 @@ DEFAULT_TOLERANCES: dict[tuple[str, str], float] = {
     ("finite-differences", "float32"): 1e-5,
 }
 LEAVES = ("w", "b")
-_TINY = np.finfo(np.float64).tiny
 
 
-@dataclasses.dataclass(frozen=True)
-class LeafCheck:
-    """One leaf's comparison. ``worst_index`` is an element index, or in direction mode the direction's number."""
-
-    layer: int
-    leaf: str
-    shape: tuple[int, ...]
-    max_abs_error: float
-    relative_error: float
-    worst_index: tuple[int, ...] | None
-    passed: bool
-    problem: str | None = None
-    hint: str | None = None
-
-    @property
-    def name(self) -> str:
-        return f"layer {self.layer} {self.leaf!r}"
+def second_batch_size(batch: int) -> int:
+    """The size of the second batch: 3, or 4 when the first has 3 (it must differ, and be at least 3)."""
+    return 4 if batch == 3 else 3
 
 
-@dataclasses.dataclass(frozen=True)
-class GradientReport:
-    """The result of ``check_gradients``: one ``LeafCheck`` per leaf, plus any problem with the structure."""
+def second_batch(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``second_batch_size(B)`` examples, all different: rows ``i mod B`` of ``x``; the ``r``-th repeat of a row has
+    its pixels reversed (r = 1) or shifted by half the image (r = 2), and its label raised by ``r`` (mod classes).
 
-    reference: str
-    method: str
-    dtype: str
-    tolerance: float
-    leaves: tuple[LeafCheck, ...]
-    problems: tuple[str, ...] = ()
+    With ``B = 1`` this gives three different examples, so a bias gradient of one example is told from the mean.
+    """
+    i = np.arange(second_batch_size(len(x)))
+    rows, repeat = i % len(x), i // len(x)
+    x2 = np.stack([_variant(x[row], r) for row, r in zip(rows, repeat, strict=True)])
+    return x2, ((y[rows] + repeat) % num_classes).astype(y.dtype)
 
-    @property
-    def passed(self) -> bool:
-        return not self.problems and all(leaf.passed for leaf in self.leaves)
 
-    @property
-    def failures(self) -> tuple[str, ...]:
-        """Names of the leaves that fail, like ``"layer 1 'w'"``."""
-        return tuple(leaf.name for leaf in self.leaves if not leaf.passed)
+def _variant(image: np.ndarray, repeat: int) -> np.ndarray:
+    return image if repeat == 0 else image[::-1].copy() if repeat == 1 else np.roll(image, image.size // 2)
 
-    def leaf(self, layer: int, name: str) -> LeafCheck:
-        return next(leaf for leaf in self.leaves if (leaf.layer, leaf.leaf) == (layer, name))
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dict (NaN and inf become ``None``)."""
-
-        def clean(value: Any) -> Any:
-            if isinstance(value, float) and not math.isfinite(value):
-                return None
-            return list(value) if isinstance(value, tuple) else value
-
-        leaves = [{k: clean(v) for k, v in dataclasses.asdict(leaf).items()} for leaf in self.leaves]
-        return {
-            "passed": self.passed,
-            "reference": self.reference,
-            "method": self.method,
-            "dtype": self.dtype,
-            "tolerance": self.tolerance,
-            "problems": list(self.problems),
-            "failures": list(self.failures),
-            "leaves": leaves,
-        }
-
-    def __str__(self) -> str:
-        worst = "worst direction" if "direction" in self.method else "worst index"
-        header = ("layer", "leaf", "shape", "max abs error", "relative error", worst, "result")
-        rows = [
-            (
-                str(leaf.layer),
-                leaf.leaf,
-                str(leaf.shape),
-                "-" if leaf.problem else f"{leaf.max_abs_error:.3e}",
-                "-" if leaf.problem else f"{leaf.relative_error:.3e}",
-                "-" if leaf.worst_index is None else str(leaf.worst_index),
-                "pass" if leaf.passed else "FAIL",
-            )
-            for leaf in self.leaves
-        ]
-        widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
-        right = {0, 3, 4}  # numbers are right-aligned
-
-        def line(row: Sequence[str]) -> str:
-            cells = (c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-            return "  ".join(cells).rstrip()
-
-        lines = [
-            f"gradient check against {self.method} ({self.dtype}; pass: relative error <= {self.tolerance:g})",
-            line(header),
-            line(["-" * w for w in widths]),
-            *(line(row) for row in rows),
-        ]
-        lines += [f"  {problem}" for problem in self.problems]
-        lines += [f"  {leaf.name}: {leaf.problem}" for leaf in self.leaves if leaf.problem]
-        lines += [f"  {leaf.name}: {leaf.hint}" for leaf in self.leaves if leaf.hint]
-        if self.passed:
-            lines.append(f"PASS: all {len(self.leaves)} leaves agree")
-        else:
-            lines.append("FAIL: " + (", ".join(self.failures) or "the gradient's structure is wrong"))
-        return "\n".join(lines)
+def default_tolerance(reference: str, dtype: np.dtype, batch: int) -> float:
+    """``DEFAULT_TOLERANCES[reference, dtype]``, raised to ``10 ε sqrt(batch)`` where that is larger."""
+    if (reference, dtype.name) not in DEFAULT_TOLERANCES:
+        raise InputError(f"no default tolerance for {dtype.name} params; pass tolerance= (a positive number)")
+    return max(DEFAULT_TOLERANCES[reference, dtype.name], 10 * float(np.finfo(dtype).eps) * math.sqrt(batch))
 
 
 def check_gradients(
-    grad_fn: Callable[[Any, Any, Any], Any],
+    grad_fn: Callable[..., Any],
     params: Sequence[Mapping[str, Any]],
     x: Any,
     y: Any,
@@ -164,151 +119,126 @@ def check_gradients(
     fd_mode: str = "all",
     directions: int = 8,
     seed: int = 0,
+    layout: str = "jaxmlp",
 ) -> GradientReport:
-    """Compare ``grad_fn(params, x, y)`` with the gradient of the jaxmlp ``cost``, leaf by leaf.
+    """Compare ``grad_fn``'s gradient with the gradient of the jaxmlp ``cost`` at two batch sizes, leaf by leaf.
 
-    ``reference="jax"``: ``jax.grad`` of the cost. ``reference="finite-differences"``: central differences in
-    float64, ``(C(θ + h e_i) − C(θ − h e_i)) / 2h`` for every parameter (``fd_mode="all"``), or for ``directions``
-    random unit directions ``v`` per leaf, compared with ``g · v`` (``fd_mode="directions"``, much faster).
-    ``tolerance`` bounds each leaf's relative error; ``None`` takes ``DEFAULT_TOLERANCES`` for the params' dtype.
+    ``x`` ``(B, n_0)`` float pixels in [0, 1], ``y`` ``(B,)`` integer labels, ``params`` the jaxmlp layout.
+    ``reference="jax"``: ``jax.grad`` of the cost (float64). ``"finite-differences"``: central differences in
+    float64 for every parameter (``fd_mode="all"``) or along ``directions`` random unit directions per leaf
+    (``fd_mode="directions"``, much faster; the second batch always uses this). ``tolerance`` bounds each leaf's
+    relative error (None: ``default_tolerance``). ``layout`` is how ``grad_fn`` is called and what it returns
+    (``jaxmlp.gradcheck_layouts``). An exception inside ``grad_fn`` propagates unchanged (with a note on how it
+    was called).
     """
-    if reference not in REFERENCES:
-        raise InputError(f"reference must be one of {', '.join(REFERENCES)}; got {reference!r}")
-    if fd_mode not in FD_MODES:
-        raise InputError(f"fd_mode must be one of {', '.join(FD_MODES)}; got {fd_mode!r}")
+    check_choice("reference", reference, REFERENCES)
+    check_choice("fd_mode", fd_mode, FD_MODES)
+    check_choice("layout", layout, LAYOUTS)
+    cost_function(cost, activation=activation, output=output)  # names checked before any work
+    check_choice("activation", activation, ACTIVATIONS)
+    check_choice("output", output, OUTPUTS)
+    directions = check_int(directions, "directions", low=1)
+    seed = check_int(seed, "seed", low=0, high=MAX_SEED)
+    if tolerance is not None:
+        tolerance = _positive(tolerance, "tolerance")
     if not callable(grad_fn):
         raise InputError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
     sizes = check_params(list(params))
     x = check_images(np.asarray(x) if isinstance(x, list) else x, "x", n_in=sizes[0], allow_uint8=False)
-    y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y")
-    np_params = [{name: np.asarray(layer[name]) for name in LEAVES} for layer in params]
+    y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y", num_classes=sizes[-1])
+    np_params = [{name: np.array(layer[name]) for name in LEAVES} for layer in params]  # copies
     dtype = np.result_type(*(leaf for layer in np_params for leaf in layer.values()))
-    if tolerance is None:
-        if (reference, dtype.name) not in DEFAULT_TOLERANCES:
-            raise InputError(f"no default tolerance for {dtype.name} params; pass tolerance=")
-        tolerance = DEFAULT_TOLERANCES[reference, dtype.name]
     x, y = np.asarray(x), np.asarray(y)
+    batches = [(x, y)]
+    if layout != "nielsen":
+        batches.append(second_batch(x, y, sizes[-1]))
+    batch_sizes = tuple(len(b[1]) for b in batches)
+    if tolerance is None:
+        tolerance = default_tolerance(reference, dtype, max(batch_sizes))
     kwargs = {"cost": cost, "activation": activation, "output": output}
 
+    notes = [n for n in (conversion_note(layout, cost),) if n]
+    if len(batches) > 1:
+        notes.append(
+            f"also called on a second batch of {batch_sizes[1]} (rows of x, repeats mirrored): a factor that depends "
+            "on the batch size (a sum where the mean belongs, a ½ in the cost) can be 1 at one size, not at two"
+        )
+    else:
+        notes.append(
+            "one batch: each call sees one example and the checker averages, so no batch-size factor can arise"
+        )
+    users, compared, problems, methods = [], [], {}, []
     with _precision(dtype):
-        user_grad = grad_fn(params, x, y)
-        user_leaves, problems = _unpack(user_grad, np_params)
-        user_leaves = {key: np.asarray(value, np.float64) for key, value in user_leaves.items()}
-        ref = None
-        if reference == "jax":
-            method = "jax.grad"
-            ref = grad(jax.tree.map(jnp.asarray, np_params), jnp.asarray(x, dtype), jnp.asarray(y), **kwargs)
-        elif fd_mode == "all":
-            method = f"central finite differences (all {sum(p.size for p in _iter_leaves(np_params))} parameters)"
-            ref = _finite_differences(np_params, x, y, **kwargs)
-        else:
-            method = f"finite differences along {directions} random directions per leaf"
-            compared = _compare_directions(user_leaves, np_params, x, y, directions, seed, **kwargs)
-        if ref is not None:
-            compared = _compare_elements(user_leaves, ref, np_params)
-            ref_leaves = dict(
-                zip(_leaf_keys(np_params), (np.asarray(r, np.float64) for r in _iter_leaves(ref)), strict=True)
-            )
+        for k, (xb, yb) in enumerate(batches):
+            user, found, note = call(grad_fn, params, np_params, xb, yb, layout=layout, cost=cost)
+            users.append(user)
+            for key, problem in found.items():
+                problems.setdefault(key, problem)
+            if note and note not in notes:
+                notes.append(note)
+            mode = fd_mode if k == 0 else "directions"
+            method, result = _compare(user, np_params, xb, yb, reference, mode, directions, seed, kwargs)
+            methods.append(method)
+            compared.append(result)
 
     leaves = []
-    for (layer, name), expected in zip(_leaf_keys(np_params), _iter_leaves(np_params), strict=True):
-        max_abs, rel, worst, problem = compared.get((layer, name), (math.nan, math.nan, None, None))
-        problem = problem or problems.get((layer, name))
-        passed = problem is None and rel <= tolerance  # NaN compares False, so NaN fails
-        hint = None
-        if not passed and problem is None and ref is not None and (layer, name) in user_leaves:
-            hint = diagnose(user_leaves[layer, name], ref_leaves[layer, name], tolerance)
-        leaves.append(LeafCheck(layer, name, expected.shape, max_abs, rel, worst, passed, problem, hint))
-    return GradientReport(reference, method, dtype.name, float(tolerance), tuple(leaves), problems.get("all", ()))
-
-
-def diagnose(g: np.ndarray, ref: np.ndarray, tolerance: float) -> str | None:
-    """A guess at the derivation mistake behind a failing leaf ``g`` (the reference is ``ref``), or None.
-
-    Recognises a transposed square matrix, and ``g = c * ref`` for a constant ``c`` (the least-squares
-    ``c = g·ref / ref·ref``): a sign error, a factor 2 (the cost has no ½), or a batch-size factor.
-    """
-    norm = max(float(np.linalg.norm(ref)), _TINY)
-    if g.ndim == 2 and g.shape[0] == g.shape[1] and np.linalg.norm(g.T - ref) / norm <= tolerance:
-        return "equals the reference transposed: check the order of the factors in dC/dw = a^T delta"
-    scale = float(np.vdot(g, ref)) / max(float(np.vdot(ref, ref)), _TINY)
-    if scale == 0 or np.linalg.norm(g - scale * ref) / norm > max(tolerance, 1e-6):
-        return None
-    if math.isclose(scale, -1, rel_tol=1e-3):
-        return "equals minus the reference: a sign error"
-    if math.isclose(scale, 0.5, rel_tol=1e-3) or math.isclose(scale, 2, rel_tol=1e-3):
-        return f"equals {scale:.4g} x the reference: a factor 2 (the quadratic cost has no 1/2, so dC/da = 2 (a - y))"
-    return f"equals {scale:.4g} x the reference: a constant factor (a sum where a mean over the batch belongs?)"
-
-
-@contextlib.contextmanager
-def _precision(dtype: np.dtype) -> Iterator[None]:
-    """Full-precision float32 matmuls (no TF32/bf16 on GPU/TPU) and, for float64 params, 64-bit JAX."""
-    x64 = jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
-    with jax.default_matmul_precision("highest"), x64:
-        yield
-
-
-def _leaf_keys(params: Sequence[Mapping[str, Any]]) -> list[tuple[int, str]]:
-    return [(layer, name) for layer in range(1, len(params) + 1) for name in LEAVES]
-
-
-def _iter_leaves(params: Sequence[Mapping[str, Any]]) -> list[Any]:
-    return [layer[name] for layer in params for name in LEAVES]
-
-
-def _unpack(user: Any, params: list[dict[str, np.ndarray]]) -> tuple[dict[tuple[int, str], np.ndarray], dict[Any, Any]]:
-    """The user's leaves that match params in structure and shape, and a readable message for each that doesn't."""
-    problems: dict[Any, Any] = {}
-    general = []
-    if isinstance(user, Mapping) or not isinstance(user, Sequence):
-        general.append(
-            f"grad_fn returned a {type(user).__name__}; expected a list with one {{'w': ..., 'b': ...}} dict "
-            f"per layer, like params"
-        )
-        user = []
-    elif len(user) != len(params):
-        general.append(f"grad_fn returned {len(user)} layers; params has {len(params)}")
-    leaves = {}
-    for layer, (expected, got) in enumerate(zip(params, user, strict=False), start=1):
-        if not isinstance(got, Mapping):
-            general.append(f"layer {layer}: got a {type(got).__name__}; expected a dict {{'w': ..., 'b': ...}}")
-            continue
+    for layer in range(1, len(np_params) + 1):
         for name in LEAVES:
             key = (layer, name)
-            if name not in got:
-                problems[key] = f"missing (the layer's keys are {sorted(map(str, got))})"
-                continue
-            try:
-                value = np.asarray(got[name])
-                value.astype(np.float64)
-            except (TypeError, ValueError):
-                problems[key] = f"not an array of numbers (got {type(got[name]).__name__})"
-                continue
-            shape = expected[name].shape
-            if value.shape != shape:
-                hint = ""
-                if value.shape == shape[::-1]:
-                    hint = " — transposed?"
-                elif value.shape[1:] == shape:
-                    hint = " — one gradient per example? average over the batch axis"
-                problems[key] = f"shape {value.shape} but expected {shape}{hint}"
-                continue
-            leaves[key] = value
-    for key in _leaf_keys(params):
-        if key not in leaves and key not in problems:
-            problems[key] = "not compared (see above)" if general else "missing"
-    problems["all"] = tuple(general)
-    return leaves, problems
+            first = compared[0].get(key, (math.nan, math.nan, None, None))
+            rels = tuple(c.get(key, (math.nan, math.nan))[1] for c in compared)
+            problem = next((c[key][3] for c in compared if key in c and c[key][3]), None) or problems.get(key)
+            passed = problem is None and all(r <= tolerance for r in rels)  # NaN compares False, so NaN fails
+            shape = np_params[layer - 1][name].shape
+            leaves.append(LeafCheck(layer, name, shape, first[0], first[1], first[2], passed, problem, None, rels[1:]))
+
+    failing = [(leaf.layer, leaf.leaf) for leaf in leaves if not leaf.passed and leaf.problem is None]
+    hints: dict[tuple[int, str], str] = {}
+    diagnosis: list[str] = []
+    if failing:
+        hints, diagnosis = _diagnose(users, np_params, batches, failing, leaves, layout, kwargs)
+    leaves = [leaf.with_hint(hints.get((leaf.layer, leaf.leaf))) for leaf in leaves]
+    method = methods[0] + (f"; second batch: {methods[1]}" if len(methods) > 1 and methods[1] != methods[0] else "")
+    return GradientReport(
+        reference, method, dtype.name, float(tolerance), tuple(leaves), tuple(problems.get("all", ())),
+        layout=layout, batch_sizes=batch_sizes, notes=tuple(notes), diagnosis=tuple(diagnosis),
+    )  # fmt: skip
 
 
-def _compare_elements(
-    user: dict[tuple[int, str], np.ndarray], ref: Sequence[Mapping[str, Any]], params: list[dict[str, np.ndarray]]
-) -> dict[tuple[int, str], tuple[float, float, tuple[int, ...] | None, str | None]]:
+def _compare(
+    user: dict,
+    params: list,
+    x: np.ndarray,
+    y: np.ndarray,
+    reference: str,
+    mode: str,
+    directions: int,
+    seed: int,
+    kwargs: dict[str, str],
+) -> tuple[str, dict]:
+    """The reference for one batch vs the user's leaves: ``(method, {key: (max abs, rel, worst, problem)})``."""
+    if reference == "jax":
+        with jax.enable_x64(True):
+            p64 = [{k: jnp.asarray(v, jnp.float64) for k, v in layer.items()} for layer in params]
+            ref = grad(p64, jnp.asarray(x, jnp.float64), jnp.asarray(y), **kwargs)
+        return "jax.grad (float64)", _compare_elements(user, ref)
+    if mode == "all":
+        n = sum(leaf.size for layer in params for leaf in layer.values())
+        method = f"central finite differences (all {n} parameters)"
+        return method, _compare_elements(user, gradcheck_fd.finite_differences(params, x, y, **kwargs))
+    method = f"finite differences along {directions} random directions per leaf"
+    slopes, vs = gradcheck_fd.directional(params, x, y, directions, seed, **kwargs)
     out = {}
-    for key, r in zip(_leaf_keys(params), _iter_leaves(ref), strict=True):
+    for key, ref in slopes.items():
         if key in user:
-            r = np.asarray(r, np.float64)
+            out[key] = _errors(vs[key] @ user[key].ravel(), ref, index_of=lambda k: (k,))
+    return method, out
+
+
+def _compare_elements(user: dict, ref: Sequence[Mapping[str, Any]]) -> dict:
+    out = {}
+    for key, r in mistakes.leaves_of(ref).items():
+        if key in user:
             out[key] = _errors(user[key], r, index_of=lambda i, shape=r.shape: np.unravel_index(i, shape))
     return out
 
@@ -324,77 +254,32 @@ def _errors(
     if diff.size == 0:
         return 0.0, 0.0, None, None
     worst = int(np.argmax(np.abs(diff)))
-    rel = tree_relative_error(got, ref)
-    return float(np.abs(diff).max()), rel, tuple(int(i) for i in index_of(worst)), None
+    return float(np.abs(diff).max()), tree_relative_error(got, ref), tuple(int(i) for i in index_of(worst)), None
 
 
-def _flat_cost(params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: str):
-    """The cost as a function of one float64 vector θ of all parameters (leaf order: layer 1 w, b, layer 2 w, ...).
-
-    Call with 64-bit JAX switched on.
-    """
-    shapes = [leaf.shape for leaf in _iter_leaves(params)]
-    offsets = np.cumsum([0, *(leaf.size for leaf in _iter_leaves(params))])
-    cost_fn = cost_function(**kwargs)
-    x, y = jnp.asarray(x, jnp.float64), jnp.asarray(y)
-
-    def f(theta: jax.Array) -> jax.Array:
-        leaves = [theta[offsets[i] : offsets[i + 1]].reshape(shape) for i, shape in enumerate(shapes)]
-        return cost_fn([{"w": w, "b": b} for w, b in zip(leaves[::2], leaves[1::2], strict=True)], x, y)
-
-    theta = np.concatenate([leaf.astype(np.float64).ravel() for leaf in _iter_leaves(params)])
-    return f, theta, offsets
-
-
-def _finite_differences(params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: str) -> list:
-    """∂C/∂θ_i ≈ (C(θ + h_i e_i) − C(θ − h_i e_i)) / 2h_i for every i, with h_i = ε^{1/3} max(1, |θ_i|)."""
-    with jax.enable_x64(True):
-        f, theta, offsets = _flat_cost(params, x, y, **kwargs)
-        h = np.cbrt(np.finfo(np.float64).eps) * np.maximum(1.0, np.abs(theta))
-        h = (theta + h) - theta  # a step that is exactly representable
-
-        @jax.jit
-        def partials(idx: jax.Array, h_idx: jax.Array) -> jax.Array:
-            def one(i: jax.Array, step: jax.Array) -> jax.Array:
-                e = jnp.zeros_like(theta).at[i].set(step)
-                return (f(theta + e) - f(theta - e)) / (2 * step)
-
-            return jax.vmap(one)(idx, h_idx)
-
-        rows = 512  # parameters perturbed per batched evaluation: 512 copies of θ (13,002 float64) is 53 MB
-        grad_flat = np.empty_like(theta)
-        for start in range(0, theta.size, rows):
-            idx = np.arange(start, start + rows) % theta.size  # the last chunk wraps around: same shape, no recompile
-            grad_flat[idx] = np.asarray(partials(jnp.asarray(idx), jnp.asarray(h[idx])))
-    leaves = [grad_flat[offsets[i] : offsets[i + 1]].reshape(leaf.shape) for i, leaf in enumerate(_iter_leaves(params))]
-    return [{"w": w, "b": b} for w, b in zip(leaves[::2], leaves[1::2], strict=True)]
+def _diagnose(
+    users: list[dict], params: list, batches: list, failing: list, leaves: list, layout: str, kwargs: dict[str, str]
+) -> tuple[dict[tuple[int, str], str], list[str]]:
+    """Per failing leaf, the catalogue's explanation; and the report's grouped lines (where the error starts)."""
+    sizes = [params[0]["w"].shape[0], *(layer["w"].shape[1] for layer in params)]
+    candidates = {
+        None: [mistakes.leaves_of(mistakes.mistaken_backprop(params, xb, yb, None, **kwargs)) for xb, yb in batches]
+    }
+    for m in mistakes.applicable(sizes, **kwargs):
+        candidates[m.key] = [
+            mistakes.leaves_of(mistakes.mistaken_backprop(params, xb, yb, m.key, **kwargs)) for xb, yb in batches
+        ]
+    # Nielsen's per-example layout averages over the batch itself: fit factors at "batch size 1"
+    batch_sizes = [len(yb) for _, yb in batches] if layout != "nielsen" else [1]
+    found = mistakes.explain(users, candidates, batch_sizes, failing)
+    nielsen, half = layout != "jaxmlp", layout != "jaxmlp" and kwargs["cost"] == "quadratic"
+    hints = {key: e.describe(batch_sizes, nielsen=nielsen, half_cost=half) for key, e in found.items()}
+    return hints, diagnosis_lines(leaves, hints, len(params))
 
 
-def _compare_directions(
-    user: dict[tuple[int, str], np.ndarray],
-    params: list[dict[str, np.ndarray]],
-    x: np.ndarray,
-    y: np.ndarray,
-    directions: int,
-    seed: int,
-    **kwargs: str,
-) -> dict[tuple[int, str], tuple[float, float, tuple[int, ...] | None, str | None]]:
-    """Per leaf: directional derivatives ``(C(θ + hv) − C(θ − hv)) / 2h`` along random unit ``v`` vs ``g · v``."""
-    rng = np.random.default_rng(seed)
-    keys = _leaf_keys(params)
-    with jax.enable_x64(True):
-        f, theta, offsets = _flat_cost(params, x, y, **kwargs)
-        h = np.cbrt(np.finfo(np.float64).eps) * max(1.0, float(np.abs(theta).max()))
-        vs = np.zeros((len(keys), directions, theta.size))  # directions for leaf i are zero outside that leaf
-        for i in range(len(keys)):
-            v = rng.standard_normal((directions, offsets[i + 1] - offsets[i]))
-            vs[i, :, offsets[i] : offsets[i + 1]] = v / np.linalg.norm(v, axis=1, keepdims=True)
-        steps = jnp.asarray(h * vs.reshape(-1, theta.size))
-        slopes = np.asarray(jax.jit(jax.vmap(lambda s: f(theta + s) - f(theta - s)))(steps)) / (2 * h)
-    out = {}
-    for i, key in enumerate(keys):
-        if key in user:
-            ref = slopes[i * directions : (i + 1) * directions]
-            got = vs[i, :, offsets[i] : offsets[i + 1]] @ user[key].ravel()
-            out[key] = _errors(got, ref, index_of=lambda k: (k,))
-    return out
+@contextlib.contextmanager
+def _precision(dtype: np.dtype) -> Iterator[None]:
+    """Full-precision float32 matmuls (no TF32/bf16 on GPU/TPU) and, for float64 params, 64-bit JAX."""
+    x64 = jax.enable_x64(True) if dtype == np.float64 else contextlib.nullcontext()
+    with jax.default_matmul_precision("highest"), x64:
+        yield
