@@ -46,12 +46,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp import gradcheck_fd, mistakes
-from jaxmlp.costs import cost_function
+from jaxmlp.costs import CostName, cost_function
 from jaxmlp.errors import InputError
 from jaxmlp.gradcheck_layouts import LAYOUTS, NielsenParams, call, conversion_note
 from jaxmlp.gradcheck_report import GradientReport, LeafCheck, diagnosis_lines
 from jaxmlp.grads import grad, per_example_grads, tree_relative_error
-from jaxmlp.model import ACTIVATIONS, OUTPUTS
+from jaxmlp.model import ACTIVATIONS, OUTPUTS, ActivationName, OutputName
 from jaxmlp.validate import MAX_SEED, check_choice, check_images, check_int, check_labels, check_params
 from jaxmlp.validate import check_positive_number as _positive
 
@@ -90,7 +90,7 @@ def second_batch(x: np.ndarray, y: np.ndarray, num_classes: int) -> tuple[np.nda
     """
     i = np.arange(second_batch_size(len(x)))
     rows, repeat = i % len(x), i // len(x)
-    x2 = np.stack([_variant(x[row], r) for row, r in zip(rows, repeat, strict=True)])
+    x2 = np.stack([_variant(x[row], int(r)) for row, r in zip(rows, repeat, strict=True)])
     return x2, ((y[rows] + repeat) % num_classes).astype(y.dtype)
 
 
@@ -112,9 +112,9 @@ def check_gradients(
     y: Any,
     *,
     reference: str = "jax",
-    cost: str = "quadratic",
-    activation: str = "sigmoid",
-    output: str = "sigmoid",
+    cost: CostName = "quadratic",
+    activation: ActivationName = "sigmoid",
+    output: OutputName = "sigmoid",
     tolerance: float | None = None,
     fd_mode: str = "all",
     directions: int = 8,
@@ -214,7 +214,7 @@ def _compare(
     mode: str,
     directions: int,
     seed: int,
-    kwargs: dict[str, str],
+    kwargs: dict[str, Any],
 ) -> tuple[str, dict]:
     """The reference for one batch vs the user's leaves: ``(method, {key: (max abs, rel, worst, problem)})``."""
     if reference == "jax":
@@ -258,11 +258,11 @@ def _errors(
 
 
 def _diagnose(
-    users: list[dict], params: list, batches: list, failing: list, leaves: list, layout: str, kwargs: dict[str, str]
+    users: list[dict], params: list, batches: list, failing: list, leaves: list, layout: str, kwargs: dict[str, Any]
 ) -> tuple[dict[tuple[int, str], str], list[str]]:
     """Per failing leaf, the catalogue's explanation; and the report's grouped lines (where the error starts)."""
     sizes = [params[0]["w"].shape[0], *(layer["w"].shape[1] for layer in params)]
-    candidates = {
+    candidates: dict[str | None, Sequence[mistakes.Leaves]] = {
         None: [mistakes.leaves_of(mistakes.mistaken_backprop(params, xb, yb, None, **kwargs)) for xb, yb in batches]
     }
     for m in mistakes.applicable(sizes, **kwargs):

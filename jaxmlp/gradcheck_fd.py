@@ -25,8 +25,8 @@ def _iter_leaves(params: list[dict[str, Any]]) -> list[Any]:
 
 
 def _flat_cost(
-    params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: str
-) -> tuple[Callable[[jax.Array], jax.Array], np.ndarray, np.ndarray]:
+    params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: Any
+) -> tuple[Callable[[Any], jax.Array], np.ndarray, np.ndarray]:
     """The cost as a function of one float64 vector θ of all parameters (leaf order: layer 1 w, b, layer 2 w, ...).
 
     Call with 64-bit JAX switched on.
@@ -44,7 +44,7 @@ def _flat_cost(
     return f, theta, offsets
 
 
-def finite_differences(params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: str) -> list:
+def finite_differences(params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, **kwargs: Any) -> list:
     """Central differences for every parameter, in the params layout (float64)."""
     with jax.enable_x64(True):
         f, theta, offsets = _flat_cost(params, x, y, **kwargs)
@@ -69,7 +69,7 @@ def finite_differences(params: list[dict[str, np.ndarray]], x: np.ndarray, y: np
 
 
 def directional(
-    params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, directions: int, seed: int, **kwargs: str
+    params: list[dict[str, np.ndarray]], x: np.ndarray, y: np.ndarray, directions: int, seed: int, **kwargs: Any
 ) -> tuple[dict[tuple[int, str], np.ndarray], dict[tuple[int, str], np.ndarray]]:
     """Per leaf, ``directions`` slopes ``(C(θ + hv) − C(θ − hv)) / 2h`` along random unit ``v`` (seeded), and the
     ``v`` as rows ``(directions, leaf size)``: compare ``v @ g.ravel()`` with the slopes."""

@@ -88,6 +88,7 @@ def call(
         leaves, problems = unpack_nielsen(user, np_params)
     else:
         total: Leaves = {}
+        user, problems = None, {"all": ()}  # x has at least one row (checked); set for the type checker
         for xi, ti in zip(x, targets, strict=True):
             user = _call(grad_fn, layout, net(), xi[:, None].copy(), ti[:, None].copy())
             leaves, problems = unpack_nielsen(user, np_params)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -298,6 +298,6 @@ def explain(
     return found
 
 
-def leaves_of(grads: Sequence[dict[str, Any]]) -> Leaves:
+def leaves_of(grads: Sequence[Mapping[str, Any]]) -> Leaves:
     """``[{"w", "b"}, ...]`` as ``{(layer, "w"): array, ...}`` with layers numbered from 1."""
     return {(i, k): np.asarray(layer[k], np.float64) for i, layer in enumerate(grads, start=1) for k in ("w", "b")}
