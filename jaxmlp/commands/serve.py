@@ -62,14 +62,15 @@ def run(args: argparse.Namespace) -> int:
         f"jaxmlp serve: {url}{' (and every address of this machine)' if everywhere else ''}  (Ctrl-C to stop)",
         flush=True,
     )
-    if args.open:
-        _open_when_started(server, url)
     try:
+        if args.open:
+            _open_when_started(server, url)
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal ways to stop a server, so exit code 0
-        print("jaxmlp serve: stopped", file=sys.stderr)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, even before uvicorn took over: the normal end, exit code 0
+        pass
     finally:
         sock.close()
+    print("jaxmlp serve: stopped", file=sys.stderr)
     return 0
 
 
