@@ -8,8 +8,7 @@ Nothing heavy happens on import: the functions that load MNIST or train are chec
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import Any, assert_type
 
 import jax
 import numpy as np
@@ -18,11 +17,6 @@ import pytest
 import jaxmlp
 from jaxmlp.gradcheck import GradientReport, check_gradients
 from jaxmlp.model import Params
-
-if sys.version_info >= (3, 11):
-    from typing import assert_type
-else:  # pragma: no cover
-    from typing_extensions import assert_type
 
 
 def the_ten_lines() -> None:
