@@ -8,7 +8,8 @@ each command's training short (the CLI announces the cap) and ``JAX_NUM_CPU_DEVI
 examples their devices. A line may end with ``# exit N`` when N is the exit code it documents. A block preceded
 by ``<!-- readme-test: skip REASON -->`` is not run (e.g. a two-host example). A command whose comment mentions
 Ctrl-C (``jaxmlp serve``) is started, stopped with Ctrl-C once it prints its address, and must exit 0.
-``make`` and ``pip`` lines are the Quick start itself, which CI runs.
+``make`` and ``pip`` lines are the Quick start itself, which CI runs; its ``make train`` is run first, as the
+command it stands for.
 """
 
 from __future__ import annotations
@@ -74,6 +75,9 @@ def test_every_readme_command_runs_as_written(mnist, tmp_path):
     env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     env.pop("JAXMLP_COMPILATION_CACHE", None)
     python_blocks = [code for kind, code, _ in steps if kind == "python"]
+    quick_start = [os.path.join(bin_dir, "jaxmlp"), "train", "--preset", "seed", "--out", "runs/seed"]  # make train
+    done = subprocess.run(quick_start, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
     for kind, code, expected in steps:
         if kind == "python":
             continue
