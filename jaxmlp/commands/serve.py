@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from typing import Any
 
@@ -62,13 +63,21 @@ def run(args: argparse.Namespace) -> int:
         f"jaxmlp serve: {url}{' (and every address of this machine)' if everywhere else ''}  (Ctrl-C to stop)",
         flush=True,
     )
+
+    # Ctrl-C and SIGTERM are how a server ends (exit 0). Until uvicorn takes the signals over, and after it hands
+    # them back (re-raising the one it caught), they only ask the server to stop: no KeyboardInterrupt can land
+    # between two statements and turn a normal stop into "interrupted".
+    def request_stop(signum: int, frame: Any) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args.open:
             _open_when_started(server, url)
         server.run(sockets=[sock])
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, even before uvicorn took over: the normal end, exit code 0
-        pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()
     print("jaxmlp serve: stopped", file=sys.stderr)
     return 0
