@@ -25,6 +25,9 @@ META_KEY = "meta.json"
 PARAMS_FORMAT = "jaxmlp-params"
 STATE_FORMAT = "jaxmlp-state"
 FORMAT_VERSION = 1
+STATE_FORMAT_VERSION = 2  # resume checkpoints (jaxmlp.resume); 2: "gd" keeps no optimizer state, history stored
+#: The newest format of each kind of file that this jaxmlp can read.
+FORMAT_VERSION_READ_MAX = {PARAMS_FORMAT: FORMAT_VERSION, STATE_FORMAT: STATE_FORMAT_VERSION}
 
 
 def flatten_params(params: Any, prefix: str = "") -> dict[str, np.ndarray]:
@@ -57,6 +60,11 @@ def load_params(
     """
     path = os.fspath(path)
     arrays, meta = read_npz(path)
+    written = meta.get("format_version", FORMAT_VERSION)
+    if not isinstance(written, int) or written > FORMAT_VERSION_READ_MAX.get(meta.get("format"), FORMAT_VERSION):
+        raise InputError(
+            f"{path} was written in format {written!r}, newer than this jaxmlp reads; upgrade jaxmlp to load it"
+        )
     prefix = "params/" if meta.get("format") == STATE_FORMAT else ""
     arrays = {key[len(prefix) :]: a for key, a in arrays.items() if key.startswith(prefix)}
     n_layers = sum(1 for key in arrays if key.endswith("/w"))
@@ -105,13 +113,17 @@ def write_npz(path: str | os.PathLike, arrays: dict[str, np.ndarray], meta: dict
 
 def read_npz(path: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     if not os.path.isfile(path):
-        raise InputError(f"no checkpoint file at {path}")
+        inside = os.path.join(path, "params.npz")
+        hint = f" (did you mean {inside}?)" if os.path.isfile(inside) else ""
+        raise InputError(f"no checkpoint file at {path}{hint}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
         meta = json.loads(arrays.pop(META_KEY).tobytes().decode()) if META_KEY in arrays else {}
     except Exception as error:  # BadZipFile, EOFError, ValueError, JSONDecodeError, ...: all mean a damaged file
         message = f"{type(error).__name__}: {error}".splitlines()[0]
+        if "pickled" in message:  # NumPy's guess for any file that is not .npy/.npz; never suggest unsafe loading
+            message = "not a NumPy .npz archive of arrays"
         raise InputError(f"{path} is not a readable jaxmlp checkpoint ({message})") from None
     if not isinstance(meta, dict):
         raise InputError(f"{path} has a damaged meta entry; expected a JSON object")

@@ -39,6 +39,11 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         if "unrecognized arguments" in message:
             message += _did_you_mean(self, message)
+        elif "invalid choice" in message:  # a mistyped command or choice: the closest valid one
+            wrong, _, choices = message.partition("(choose from ")
+            valid = [c.strip(" '),") for c in choices.split(",")]
+            guess = difflib.get_close_matches(wrong.split("'")[1] if "'" in wrong else "", valid, n=1)
+            message += f"; did you mean {guess[0]!r}?" if guess else ""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -58,8 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> str:
+    return f"jaxmlp: warning: {message}\n"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command and return its exit code (see the module docstring)."""
+    import warnings
+
+    previous_format, warnings.formatwarning = warnings.formatwarning, _one_line_warning  # one line, like an error
     restore = stopping.install()
     try:
         return _main(argv)
@@ -69,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     finally:
         restore()
+        warnings.formatwarning = previous_format
 
 
 def _main(argv: Sequence[str] | None) -> int:

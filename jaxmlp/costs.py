@@ -16,13 +16,14 @@ import jax.numpy as jnp
 
 from jaxmlp.errors import InputError
 from jaxmlp.model import ActivationName, AnyArray, OutputName, ParamsLike, forward
-from jaxmlp.validate import check_choice, check_label_shape
+from jaxmlp.validate import check_choice, check_images, check_label_shape
 
 CostName = Literal["quadratic", "cross-entropy"]
 
 
 def _targets(y: AnyArray, x: AnyArray, z: jax.Array, label_smoothing: float = 0.0) -> jax.Array:
     """One-hot targets ``t`` ``(n, K)`` for labels ``y``, smoothed to ``(1 - ε) t + ε / K`` when ``ε > 0``."""
+    check_images(x, n_in=x.shape[-1], allow_single=True, allow_uint8=False)  # values too, when concrete
     check_label_shape(y, x, num_classes=z.shape[-1])
     t = jax.nn.one_hot(y, z.shape[-1], dtype=z.dtype)
     return t if not label_smoothing else (1 - label_smoothing) * t + label_smoothing / z.shape[-1]

@@ -26,7 +26,7 @@ from jaxmlp.epoch import TrainState, epoch_body, epoch_parts, init_state
 from jaxmlp.errors import InputError
 from jaxmlp.model import Params, forward
 from jaxmlp.train import enable_compilation_cache
-from jaxmlp.validate import check_mnist_network, to_float
+from jaxmlp.validate import check_int, check_memory, check_mnist_network, check_positive_number, to_float
 
 
 @dataclasses.dataclass
@@ -66,13 +66,14 @@ def ensemble_members(
     config: TrainConfig, seeds: Sequence[int] | None, lrs: Sequence[float] | None
 ) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The K ``(seed, lr)`` pairs: one list may have length 1 (or be None: ``config``'s value) and is repeated."""
-    seeds = tuple(int(s) for s in (seeds if seeds is not None else (config.seed,)))
-    lrs = tuple(float(r) for r in (lrs if lrs is not None else (config.lr,)))
+    seeds = tuple(check_int(s, "seed") for s in (seeds if seeds is not None else (config.seed,)))
+    lrs = tuple(check_positive_number(r, "lr") for r in (lrs if lrs is not None else (config.lr,)))
+    if not seeds or not lrs:
+        raise InputError("an ensemble needs at least one member: give seeds=[...] and/or lrs=[...] with entries")
     k = max(len(seeds), len(lrs))
-    if not seeds or not lrs or len({len(seeds), len(lrs)} - {1, k}) or (len(seeds) != k and len(seeds) != 1):
+    if len({len(seeds), len(lrs)} - {1, k}) or (len(seeds) != k and len(seeds) != 1):
         raise InputError(f"seeds ({len(seeds)}) and lrs ({len(lrs)}) must have the same length, or one of them 1")
-    if any(not (np.isfinite(r) and r > 0) for r in lrs):
-        raise InputError(f"every learning rate must be a positive number; got {lrs}")
+    check_memory(config.sizes, config.batch_size or 60_000, copies=k)
     return seeds * (k // len(seeds)), lrs * (k // len(lrs))
 
 

@@ -142,8 +142,14 @@ def initialize_distributed(
     # short joins keeps Ctrl-C and SIGTERM working (the caller then ends the process: the C++ call cannot be undone).
     failure: list[BaseException] = []
     deadline = time.monotonic() + timeout
-    if process_id != 0:  # jax aborts the whole process when the coordinator is absent: look for it first
+    # jax aborts the whole process (a C++ check failure) when the coordinator is absent, and when a second process
+    # 0 joins a running one: both are looked for first, so they end in one line instead.
+    if process_id != 0:
         _wait_for_listener(host, int(port), deadline, coordinator)
+    elif _listening(host, int(port)):
+        raise InputError(
+            f"something already listens at {coordinator} (another process 0?); each run needs its own --coordinator"
+        )
 
     def join() -> None:
         try:
@@ -167,6 +173,14 @@ def initialize_distributed(
             f"could not join the multi-host run at {coordinator} within {timeout} s ({message}); "
             "start every process with the same --coordinator and --num-processes"
         ) from None
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
 
 
 def _wait_for_listener(host: str, port: int, deadline: float, coordinator: str) -> None:

@@ -19,6 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxmlp.checkpoint import (
+    STATE_FORMAT,
+    STATE_FORMAT_VERSION,
     check_finite,
     flatten_params,
     flatten_tree,
@@ -34,8 +36,6 @@ from jaxmlp.files import versions
 from jaxmlp.train import History
 from jaxmlp.validate import check_params
 
-STATE_FORMAT = "jaxmlp-state"
-FORMAT_VERSION = 2  # 2: "gd" keeps no optimizer state; the history is stored
 DIVERGED_NAME = "params.diverged.npz"
 
 
@@ -59,7 +59,7 @@ def save_state(
     meta = {
         **(meta or {}),
         "format": STATE_FORMAT,
-        "format_version": FORMAT_VERSION,
+        "format_version": STATE_FORMAT_VERSION,
         "config": config.to_dict(),
         "versions": versions(),
     }
@@ -80,10 +80,10 @@ def load_state(
     arrays, meta = read_npz(path)
     if meta.get("format") != STATE_FORMAT:
         raise InputError(f"{path} is not a resume checkpoint (format {meta.get('format')!r}); expected {STATE_FORMAT}")
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") != STATE_FORMAT_VERSION:
         raise InputError(
-            f"{path} has checkpoint format {meta.get('format_version')!r}; this jaxmlp reads format {FORMAT_VERSION} "
-            "(start a new run, or resume with the jaxmlp version that wrote it)"
+            f"{path} has checkpoint format {meta.get('format_version')!r}; this jaxmlp reads format "
+            f"{STATE_FORMAT_VERSION} (start a new run, or resume with the jaxmlp version that wrote it)"
         )
     try:
         stored = TrainConfig.from_dict(meta.get("config"))

@@ -25,6 +25,7 @@ from jaxmlp.errors import InputError
 from jaxmlp.files import write_bytes
 
 RESULT_FILES = ("params.npz", "metrics.json", "checkpoint.npz", "params.diverged.npz")
+RESULT_FOLDERS = ("members",)  # an ensemble's networks
 LOCK_NAME = ".lock"
 
 
@@ -91,10 +92,15 @@ class RunFolder:
             target = self.path / name
             if os.path.lexists(target) and not target.is_file():
                 raise InputError(f"{target} exists and is not a file (a folder or a dangling link); move it away first")
+        for name in RESULT_FOLDERS:
+            target = self.path / name
+            if os.path.lexists(target) and not target.is_dir():
+                raise InputError(f"{target} exists and is not a folder; move it away first")
         if overwrite:
             return
         ours = {os.path.realpath(resuming_from)} if resuming_from else set()
         others = [n for n in RESULT_FILES if (self.path / n).exists() and os.path.realpath(self.path / n) not in ours]
+        others += [f"{n}/" for n in RESULT_FOLDERS if any((self.path / n).glob("*"))]
         if resuming_from and os.path.realpath(resuming_from) == os.path.realpath(self.path / "checkpoint.npz"):
             others = [n for n in others if n != "params.diverged.npz"]
         if others:

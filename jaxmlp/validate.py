@@ -104,7 +104,8 @@ def check_labels(y: Any, n: int | None = None, name: str = "y", *, num_classes: 
     check_array(y, name)
     last = num_classes - 1
     if not np.issubdtype(y.dtype, np.integer):
-        raise InputError(f"{name} has dtype {y.dtype}; labels must be integers 0..{last}")
+        hint = " (one-hot rows? pass y.argmax(-1))" if y.ndim == 2 else ""
+        raise InputError(f"{name} has dtype {y.dtype}; labels must be integers 0..{last}{hint}")
     if y.ndim != 1:
         raise InputError(
             f"{name} has shape {tuple(y.shape)}; expected ({'n' if n is None else n},), one label per image"
@@ -175,20 +176,23 @@ def check_mnist_network(sizes: tuple[int, ...], name: str = "params") -> tuple[i
     return sizes
 
 
-def check_memory(sizes: tuple[int, ...], batch: int) -> int:
-    """Refuse a network that could not fit in this machine's memory; return the estimated bytes.
+def check_memory(sizes: tuple[int, ...], batch: int, *, copies: int = 1) -> int:
+    """Refuse a network (``copies`` of it, for an ensemble) that could not fit in this machine's memory; return the
+    estimated bytes.
 
     Estimate: float32 params, their gradient and up to two optimizer moments (4 copies of ``sum n_in·n_out + n_out``)
-    plus two ``(batch, n_l)`` activations per layer. Checked before anything is allocated, so an absurd size is
-    refused at once instead of hanging the machine.
+    plus two ``(batch, n_l)`` activations per layer, per copy. Checked before anything is allocated, so an absurd
+    request is refused at once instead of hanging the machine.
     """
     weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
-    needed = 4 * (4 * weights + 2 * batch * sum(sizes))
+    needed = 4 * (4 * weights + 2 * batch * sum(sizes)) * copies
     available = _physical_memory()
     if available and needed > available:
+        what = f"{copies:,} networks of layer sizes" if copies > 1 else "layer sizes"
+        remedy = "fewer members" if copies > 1 else "smaller layers"
         raise InputError(
-            f"layer sizes {','.join(map(str, sizes))} need about {needed / 2**30:,.1f} GiB "
-            f"({weights:,} weights); this machine has {available / 2**30:,.1f} GiB: choose smaller layers"
+            f"{what} {','.join(map(str, sizes))} need about {needed / 2**30:,.1f} GiB ({weights * copies:,} weights); "
+            f"this machine has {available / 2**30:,.1f} GiB: choose {remedy}"
         )
     return needed
 

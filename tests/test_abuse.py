@@ -114,13 +114,18 @@ def test_an_ensemble_with_a_diverged_member_writes_strict_json_and_its_pictures(
 
     monkeypatch.setattr(jaxmlp, "load_mnist", lambda *args, **kwargs: tiny)
     out = tmp_path / "ens"
-    argv = ["train", "--ensemble", "2", "--lr", "0.5,1e30", "--epochs", "1", "--batch-size", "50", "--shift", "0"]
+    argv = ["train", "--ensemble", "2", "--lr", "0.01,1e38", "--output", "identity"]  # lr * grad overflows
+    argv += ["--epochs", "1", "--batch-size", "50", "--shift", "0"]
     assert main([*argv, "--schedule", "constant", "--plots", "--out", str(out)]) == 0
     text = (out / "metrics.json").read_text()
     record = json.loads(text, parse_constant=lambda name: pytest.fail(f"non-JSON constant {name} in metrics.json"))
     assert len(record["member_accuracy"]) == 2
     assert (out / "weights_layer1.png").stat().st_size > 0
-    assert "members are not saved as params" in capsys.readouterr().out
+    assert "saved the trained networks:" in capsys.readouterr().out
+    kept = sorted(p.name for p in (out / "members").iterdir())
+    assert kept == ["member-00.npz"]  # member 1 diverged: not saved as a network
+    _, meta = checkpoint.load_params(out / "members" / "member-00.npz")
+    assert meta["config"]["lr"] == 0.01 and meta["member"] == 0
 
 
 def test_ctrl_c_while_starting_up_prints_no_traceback(tmp_path: pathlib.Path) -> None:

@@ -387,6 +387,16 @@ CLI_CASES = [
     CliCase("train-decay-gd", lambda c: ["train", "--weight-decay", "0.1"], r"weight_decay needs optimizer 'adamw'"),
     CliCase("train-flag-typo", lambda c: ["train", "--epoch", "3"], r"did you mean --epochs"),
     CliCase("train-resume-empty", lambda c: ["train", "--resume", ""], r"--resume '': no such file"),
+    CliCase("command-typo", lambda c: ["trian"], r"invalid choice: 'trian' .*; did you mean 'train'\?"),
+    CliCase("choice-typo", lambda c: ["train", "--activation", "sigmod"], r"did you mean 'sigmoid'\?"),
+    CliCase(
+        "evaluate-folder",
+        lambda c: ["evaluate", c.run_dir],
+        r"no checkpoint file at \S+ \(did you mean \S+params\.npz\?\)",
+    ),
+    CliCase("evaluate-future", lambda c: ["evaluate", c.future], r"written in format 99, newer than this jaxmlp reads"),
+    CliCase("evaluate-text", lambda c: ["evaluate", c.corrupt], r"\(not a NumPy \.npz archive of arrays\)$"),
+    CliCase("train-devices-absent", lambda c: ["train", "--devices", "3"], r"devices=3 asked for, but JAX sees 1"),
     CliCase("evaluate-not-mnist", lambda c: ["evaluate", c.not_mnist], r"an MNIST network needs 784 inputs and 10"),
     CliCase("predict-not-mnist", lambda c: ["predict", c.not_mnist, c.corrupt], r"an MNIST network needs 784"),
     CliCase("evaluate-no-file", lambda c: ["evaluate"], r"required: params"),
@@ -442,6 +452,8 @@ def ctx(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
     c.empty_dir = str(d / "empty")
     c.good_params = str(d / "params.npz")
     checkpoint.save_params(c.good_params, params, {"config": SMALL.to_dict()})
+    c.future = str(d / "future.npz")
+    checkpoint.write_npz(c.future, checkpoint.flatten_params(params), {"format": "jaxmlp-params", "format_version": 99})
     c.not_mnist = str(d / "not-mnist.npz")
     checkpoint.save_params(c.not_mnist, _zeros((784, 16, 9)))
     (d / "other-run").mkdir()

@@ -143,6 +143,19 @@ def _check_scale_out(args: argparse.Namespace) -> None:
     multi = (args.coordinator, args.num_processes, args.process_id)
     if any(v is not None for v in multi) and any(v is None for v in multi):
         raise InputError("multi-host training needs all of --coordinator, --num-processes and --process-id")
+    if args.devices and args.coordinator is None:  # the device count and the split are known before any work
+        from jaxmlp.parallel import check_batch, data_mesh
+
+        check_batch(_batch_for(args), data_mesh(args.devices))
+
+
+def _batch_for(args: argparse.Namespace) -> int:
+    """The global batch the run will use: the flag, else its preset's (full batch: all 60,000 images)."""
+    import jaxmlp
+
+    if args.batch_size is not None:
+        return 60_000 if args.batch_size == "full" else args.batch_size
+    return jaxmlp.PRESETS[args.preset or "seed"].batch_size or 60_000
 
 
 def _env_epochs() -> int:

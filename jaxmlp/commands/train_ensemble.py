@@ -32,7 +32,25 @@ def run_ensemble(args: argparse.Namespace, plan: Any, data: Any, folder: Any, sa
 
         member = int(max(range(result.size), key=lambda k: result.member_accuracy[k]))
         say(f"wrote {' and '.join(save_training_plots(str(folder.path), result.member(member), None))}")
-    say(f"saved the ensemble's record: {folder.write_json('metrics.json', metrics)} (members are not saved as params)")
+    saved = _save_members(folder, result, config, plan.preset)
+    say(f"saved the trained networks: {saved} ({result.size - len(list(saved.iterdir()))} diverged, not saved)")
+    say(f"and the ensemble's record: {folder.write_json('metrics.json', metrics)}")
     if args.json:
         print(json.dumps(metrics))
     return 0
+
+
+def _save_members(folder: Any, result: Any, config: Any, preset: str) -> Any:
+    """Every finite member as ``FOLDER/members/member-K.npz`` (its own seed and lr in the stored config)."""
+    import numpy as np
+
+    from jaxmlp.checkpoint import save_params
+
+    members = folder.file("members")
+    members.mkdir(exist_ok=True)
+    for k, (seed, lr) in enumerate(zip(result.seeds, result.lrs, strict=True)):
+        params = result.member(k)
+        if all(np.all(np.isfinite(np.asarray(leaf))) for layer in params for leaf in layer.values()):
+            meta = {"config": config.replace(seed=seed, lr=lr).to_dict(), "preset": preset, "member": k}
+            save_params(members / f"member-{k:02d}.npz", params, meta)
+    return members
