@@ -52,7 +52,7 @@ from jaxmlp.gradcheck_layouts import LAYOUTS, NielsenParams, call, conversion_no
 from jaxmlp.gradcheck_report import GradientReport, LeafCheck, diagnosis_lines
 from jaxmlp.grads import grad, per_example_grads, tree_relative_error
 from jaxmlp.model import ACTIVATIONS, OUTPUTS, ActivationName, OutputName
-from jaxmlp.validate import MAX_SEED, check_choice, check_images, check_int, check_labels, check_params
+from jaxmlp.validate import MAX_SEED, check_bytes, check_choice, check_images, check_int, check_labels, check_params
 from jaxmlp.validate import check_positive_number as _positive
 
 __all__ = [
@@ -144,8 +144,13 @@ def check_gradients(
     if not callable(grad_fn):
         raise InputError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
     sizes = check_params(list(params))
-    x = check_images(np.asarray(x) if isinstance(x, list) else x, "x", n_in=sizes[0], allow_uint8=False)
-    y = check_labels(np.asarray(y) if isinstance(y, list) else y, x.shape[0], "y", num_classes=sizes[-1])
+    x = check_images(x, "x", n_in=sizes[0], allow_uint8=False)  # the same contract as every entry point
+    y = check_labels(y, x.shape[0], "y", num_classes=sizes[-1])
+    if reference == "finite-differences":  # the directions are float64 vectors over all parameters, per leaf
+        n_params = sum(int(np.size(layer[name])) for layer in params for name in LEAVES)
+        check_bytes(
+            8 * 2 * len(params) * directions * n_params, f"{directions:,} directions per leaf", "fewer directions"
+        )
     np_params = [{name: np.array(layer[name]) for name in LEAVES} for layer in params]  # copies
     dtype = np.result_type(*(leaf for layer in np_params for leaf in layer.values()))
     x, y = np.asarray(x), np.asarray(y)

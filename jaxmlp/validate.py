@@ -186,13 +186,18 @@ def check_memory(sizes: tuple[int, ...], batch: int, *, copies: int = 1) -> int:
     """
     weights = sum(a * b + b for a, b in itertools.pairwise(sizes))
     needed = 4 * (4 * weights + 2 * batch * sum(sizes)) * copies
+    what = f"{copies:,} networks of layer sizes" if copies > 1 else "layer sizes"
+    what += f" {','.join(map(str, sizes))} ({weights * copies:,} weights)"
+    return check_bytes(needed, what, "fewer members" if copies > 1 else "smaller layers")
+
+
+def check_bytes(needed: int, what: str, remedy: str) -> int:
+    """Refuse ``what`` when its estimated ``needed`` bytes exceed this machine's memory, saying so and what to do."""
     available = _physical_memory()
     if available and needed > available:
-        what = f"{copies:,} networks of layer sizes" if copies > 1 else "layer sizes"
-        remedy = "fewer members" if copies > 1 else "smaller layers"
         raise InputError(
-            f"{what} {','.join(map(str, sizes))} need about {needed / 2**30:,.1f} GiB ({weights * copies:,} weights); "
-            f"this machine has {available / 2**30:,.1f} GiB: choose {remedy}"
+            f"{what} need about {needed / 2**30:,.1f} GiB; this machine has {available / 2**30:,.1f} GiB: "
+            f"choose {remedy}"
         )
     return needed
 

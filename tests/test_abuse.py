@@ -180,3 +180,22 @@ def test_ctrl_c_ends_a_multi_host_rendezvous(tmp_path: pathlib.Path) -> None:
     assert process.returncode == 130, stderr
     assert time.monotonic() - start < 10
     assert "interrupted while joining the multi-host run" in stderr and "Check failure" not in stderr
+
+
+def test_a_second_process_0_on_a_busy_coordinator_is_refused(tmp_path: pathlib.Path) -> None:
+    """jax aborts a running coordinator when another process 0 joins it; jaxmlp refuses the newcomer first."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        address = f"127.0.0.1:{listener.getsockname()[1]}"
+        argv = ["train", "--coordinator", address, "--num-processes", "2", "--process-id", "0"]
+        result = subprocess.run(
+            [sys.executable, "-m", "jaxmlp.cli", *argv, "--out", str(tmp_path / "run")],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 2, result.stderr
+    assert f"something already listens at {address} (another process 0?)" in result.stderr

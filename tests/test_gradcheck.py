@@ -157,9 +157,9 @@ def test_tolerance_must_be_a_finite_positive_number(bad):
     [
         (
             {"reference": "finite-differences", "fd_mode": "directions", "directions": 0},
-            "directions must be an integer",
+            "directions must be a positive integer; got 0",
         ),
-        ({"directions": 2.5}, "directions must be an integer"),
+        ({"directions": 2.5}, "directions must be a positive integer; got 2.5"),
         ({"seed": -1}, "seed must be an integer"),
         ({"layout": "textbook"}, "layout must be one of jaxmlp, nielsen, nielsen-batch"),
         ({"activation": "swish"}, "activation must be one of"),
