@@ -43,7 +43,7 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-max-seconds", type=float, default=30.0, help="skip PyTorch repeats past this epoch")
     parser.add_argument("--no-subprocess", action="store_true", help="skip compile and time-to-accuracy runs")
     parser.add_argument("--no-torch-compile", action="store_true", help="skip torch.compile (slow to compile)")
-    parser.add_argument("--batches", help="comma-separated batch sizes (default 16,128,1024; tiny 16,64)")
+    parser.add_argument("--batches", help="comma-separated batch sizes (default 16,128,1024; tiny 64)")
     parser.add_argument("--child", choices=("compile", "accuracy"), help=argparse.SUPPRESS)
     parser.add_argument("--batch", type=int, default=128, help=argparse.SUPPRESS)
     parser.add_argument("--n-train", type=int, default=60_000, help=argparse.SUPPRESS)
@@ -329,7 +329,7 @@ def child_accuracy(t0: float, tiny: bool) -> None:
     from jaxmlp import fit
 
     data = common.load_data(tiny)
-    config = dataclasses.replace(PRESETS["best"], epochs=2) if tiny else PRESETS["best"]
+    config = dataclasses.replace(PRESETS["best"], epochs=1) if tiny else PRESETS["best"]
 
     class Reached(Exception):
         pass
@@ -411,7 +411,7 @@ def main() -> None:
     compiled_cost, compile_note = torch_compiled_cost() if torch_ok else (None, "torch not installed")
     data = common.load_data(ARGS.tiny)
     x, y = np.asarray(data.x_train), np.asarray(data.y_train, np.int32)
-    batches = [int(b) for b in ARGS.batches.split(",")] if ARGS.batches else [16, 64] if ARGS.tiny else [16, 128, 1024]
+    batches = [int(b) for b in ARGS.batches.split(",")] if ARGS.batches else [64] if ARGS.tiny else [16, 128, 1024]
     with tempfile.TemporaryDirectory() as folder:
         worker = NumPyWorker(x, y, epoch.init_state(seed_config(batches[0])).params, folder)
         try:
