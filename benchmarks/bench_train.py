@@ -193,6 +193,9 @@ class TorchEpoch:
         self.params = [torch.tensor(a, requires_grad=True) for a in jax.tree.leaves(start)]  # b1, w1, b2, ...
         self.gen = torch.Generator().manual_seed(3)
         self.cost = compiled or torch_cost
+        if compiled is not None:  # compile (forward and backward) now, so that no timed epoch includes it
+            self.step(self.x[: self.batch], self.y[: self.batch])
+            self.params = [torch.tensor(a, requires_grad=True) for a in jax.tree.leaves(start)]
 
     def step(self, xb: Any, yb: Any) -> None:
         grads = self.torch.autograd.grad(self.cost(self.params, xb, yb), self.params)
