@@ -165,8 +165,9 @@ def epoch_parts(config: TrainConfig, n_train: int, mesh: Mesh | None = None) -> 
     steps = n_train // batch
     # Weights feature-major inside the epoch: the first layer's products become (16, 784)·(784, B)ᵀ forward and
     # δ (16, B)·x (B, 784) for its weight gradient, instead of XLA's slow x (B, 784)ᵀ·δ (B, 16) form (a standalone
-    # scan of that product: 26.5 → 15.1 ms an epoch at batch 128); the whole seed epoch ran 15-25 % faster
-    # (benchmarks/NOTES.md). The public params stay batch-major; flip_weights converts twice per epoch.
+    # scan of that product: 26.5 → 15.1 ms an epoch at batch 128). Whole seed epoch vs 731d415: 1.04× at batch
+    # 16/128 on the quiet 2-core VM, 1.1-1.3× under load; ensemble of 32 1.1-1.3× (benchmarks/NOTES.md).
+    # The public params stay batch-major; flip_weights converts twice per epoch.
     cost_fn = feature_major_cost(config)
     optimizer = make_optimizer(config, steps)
     lr = learning_rate(config, steps)
