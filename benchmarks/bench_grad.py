@@ -29,6 +29,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from jaxmlp import grads, init_params, reference  # noqa: E402
+from jaxmlp.grads import tree_relative_error  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)  # for the float64 check; every float32 array stays float32
 CONFIGS = {
@@ -37,15 +38,6 @@ CONFIGS = {
 }
 TOLERANCE = {"float32": 1e-4, "float64": 1e-10}
 MATMUL_TARGET = 1.5  # full-batch jit gradient within 1.5× of its matrix products alone
-
-
-def relative_error(got: Any, want: list[dict[str, np.ndarray]]) -> float:
-    """Largest over the leaves of ``||got - want|| / ||want||`` (Frobenius norms)."""
-    return max(
-        float(np.linalg.norm(np.asarray(g[k], np.float64) - w[k]) / max(np.linalg.norm(w[k]), 1e-300))
-        for g, w in zip(got, want, strict=True)
-        for k in ("w", "b")
-    )
 
 
 def check_correctness(x_u8: np.ndarray, y: np.ndarray, batches: list[int]) -> list[dict[str, Any]]:
@@ -60,7 +52,7 @@ def check_correctness(x_u8: np.ndarray, y: np.ndarray, batches: list[int]) -> li
                 xb, yb = (x_u8[:batch] / 255.0).astype(dtype), y[:batch]
                 with jax.default_matmul_precision("highest"):
                     got = jit_grad(params, jnp.asarray(xb), jnp.asarray(yb), **kwargs)
-                err = relative_error(got, reference.backprop(params_np, xb, yb, **kwargs))
+                err = tree_relative_error(got, reference.backprop(params_np, xb, yb, **kwargs))
                 ok = err <= TOLERANCE[dtype]
                 rows.append({"dtype": dtype, "network": name, "batch": batch, "relative_error": err, "pass": ok})
     return rows

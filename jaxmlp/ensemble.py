@@ -94,9 +94,9 @@ def _shared_epoch(config: TrainConfig, n_train: int) -> Callable[..., Any]:
             return (params, opt_state, step + 1, key), costs
 
         key, order = parts.order(states.key[0])
-        (params, opt_state, step, key), costs = jax.lax.scan(
-            step_fn, (states.params, states.opt_state, states.step, key), order
-        )
+        params, opt_state = parts.flip((states.params, states.opt_state), states.params)  # the epoch's layout
+        (params, opt_state, step, key), costs = jax.lax.scan(step_fn, (params, opt_state, states.step, key), order)
+        params, opt_state = parts.flip((params, opt_state), states.params)
         keys = jnp.broadcast_to(key, states.key.shape)
         return TrainState(params, opt_state, step, keys, states.epoch), costs.T
 
