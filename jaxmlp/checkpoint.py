@@ -61,7 +61,7 @@ def load_params(
     path = os.fspath(path)
     arrays, meta = read_npz(path)
     written = meta.get("format_version", FORMAT_VERSION)
-    if not isinstance(written, int) or written > FORMAT_VERSION_READ_MAX.get(meta.get("format"), FORMAT_VERSION):
+    if not isinstance(written, int) or written > FORMAT_VERSION_READ_MAX.get(str(meta.get("format")), FORMAT_VERSION):
         raise InputError(
             f"{path} was written in format {written!r}, newer than this jaxmlp reads; upgrade jaxmlp to load it"
         )

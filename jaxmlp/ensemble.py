@@ -111,7 +111,7 @@ def ensemble_epoch_fn(config: TrainConfig, n_train: int, shared_batches: bool = 
     """
     if shared_batches:
         return jax.jit(_shared_epoch(config, n_train))
-    axes = TrainState(0, 0, 0, 0, None)
+    axes = TrainState._make([0, 0, 0, 0, None])  # vmap's in_axes: a pytree of axes in the state's shape
     return jax.jit(jax.vmap(epoch_body(config, n_train), in_axes=(axes, 0, None, None), out_axes=(axes, 0)))
 
 
@@ -172,7 +172,7 @@ def fit_ensemble(
         raise InputError(f"batch_size {config.batch_size} is larger than the {n_train} training examples")
     enable_compilation_cache()
     members = [init_state(dataclasses.replace(config, seed=s)) for s in seeds]
-    states = TrainState(*_stack([m[:4] for m in members]), 0)
+    states = TrainState._make([*_stack([m[:4] for m in members]), 0])
     scales = jnp.asarray([r / config.lr for r in lrs], jnp.float32)
     x, y = jax.device_put(data.x_train), jax.device_put(np.asarray(data.y_train, np.int32))
 

@@ -29,9 +29,7 @@ def the_ten_lines() -> None:
     assert_type(params, list[dict[str, jax.Array]])
     x, y = jaxmlp.to_float(data.x_test), data.y_test
     assert_type(jaxmlp.num_params(params), int)
-    # TODO(#18): the costs annotate x and y as jax.Array, so the README's NumPy labels are rejected; once they
-    # take jax.typing.ArrayLike, pyright reports this ignore as unnecessary and it must go.
-    assert_type(jaxmlp.quadratic_cost(params, x, y), jax.Array)  # type: ignore[reportArgumentType]
+    assert_type(jaxmlp.quadratic_cost(params, x, y), jax.Array)  # NumPy images and labels are accepted
 
     params, history = jaxmlp.fit(data, jaxmlp.PRESETS["seed"], epochs=5)
     assert_type(history, jaxmlp.History)
