@@ -56,6 +56,14 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+
+    # Ctrl-C and SIGTERM are how a server ends (exit 0). From before the address is shown until uvicorn takes the
+    # signals over, and after it hands them back (re-raising the one it caught), they only ask the server to stop:
+    # no KeyboardInterrupt can land between two statements and turn a normal stop into "interrupted".
+    def request_stop(signum: int, frame: Any) -> None:
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     everywhere = host in ("0.0.0.0", "::")  # every address of this machine: this machine itself is one of them
     name = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host, host if ":" not in host else f"[{host}]")
     url = f"http://{name}:{sock.getsockname()[1]}/"
@@ -64,13 +72,6 @@ def run(args: argparse.Namespace) -> int:
         flush=True,
     )
 
-    # Ctrl-C and SIGTERM are how a server ends (exit 0). Until uvicorn takes the signals over, and after it hands
-    # them back (re-raising the one it caught), they only ask the server to stop: no KeyboardInterrupt can land
-    # between two statements and turn a normal stop into "interrupted".
-    def request_stop(signum: int, frame: Any) -> None:
-        server.should_exit = True
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         if args.open:
             _open_when_started(server, url)
