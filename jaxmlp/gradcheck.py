@@ -141,6 +141,8 @@ def check_gradients(
     seed = check_int(seed, "seed", low=0, high=MAX_SEED)
     if tolerance is not None:
         tolerance = _positive(tolerance, "tolerance")
+        if tolerance >= 1:  # a relative error of 1 is a gradient as far off as it is long: a sign flip would pass
+            raise InputError(f"tolerance must be below 1 (a relative error); got {tolerance:g}")
     if not callable(grad_fn):
         raise InputError(f"grad_fn is a {type(grad_fn).__name__}; expected a callable grad_fn(params, x, y)")
     sizes = check_params(list(params))

@@ -227,6 +227,11 @@ class Explanation:
     def describe(self, batch_sizes: Sequence[int], *, nielsen: bool = False, half_cost: bool = False) -> str:
         """``matches "NAME": EQUATION`` and/or ``is F × the correct gradient: REASONS``."""
         factor = (self.sign, self.half, self.batch) != (1, 0, 0)
+        if self.mistake is None and not factor:
+            return (
+                f"equals the correct gradient to within {MATCH_TOLERANCE:g} (relative): the derivation is right and "
+                "the gap is rounding — compute in the params' dtype (float64 with float64 params)"
+            )
         text = ""
         if self.mistake is not None:
             line = self.mistake.correct_nielsen if nielsen else self.mistake.correct
@@ -243,6 +248,10 @@ _FACTORS = sorted(
     key=lambda f: (f[0] < 0) + (f[1] != 0) + (f[2] != 0),
 )  # fewest factors first: 1, then −1, ½, 2, B, 1/B, then products
 MATCH_TOLERANCE = 1e-3  # relative distance to a mistaken gradient that counts as "the same"
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.linalg.norm(a - b) <= MATCH_TOLERANCE * np.linalg.norm(b))
 
 
 def _fit(users: Sequence[np.ndarray], cands: Sequence[np.ndarray]) -> list[float] | None:
@@ -280,13 +289,16 @@ def explain(
     within ``MATCH_TOLERANCE`` are left out.
     """
     fits: dict[Explanation, list[tuple[int, str]]] = {}
+    correct = candidates[None]
     for key in keys:
         if any(key not in u for u in users):
             continue
         for name, per_batch in candidates.items():
+            if name is not None and all(_same(c[key], r[key]) for c, r in zip(per_batch, correct, strict=True)):
+                continue  # this mistake does not change this leaf, so it cannot be what is wrong with it
             factors = _fit([u[key] for u in users], [c[key] for c in per_batch])
             factor = None if factors is None else _factor(factors, batch_sizes)
-            if factor is not None and not (name is None and factor == (1, 0, 0)):
+            if factor is not None:  # (None, ×1): the correct gradient up to rounding, a precision problem
                 fits.setdefault(Explanation(None if name is None else BY_KEY[name], *factor), []).append(key)
     found: dict[tuple[int, str], Explanation] = {}
     while fits:

@@ -145,6 +145,28 @@ def test_a_float32_gradient_for_float64_params_is_pointed_out():
     assert "returned float32 arrays for float64 params" in str(report)
 
 
+def test_a_right_but_rounded_gradient_is_called_a_precision_problem_not_a_mistake(mnist):
+    """A correct derivation returned in float32 fails the float64 check, and no catalogue mistake is blamed."""
+    params = make_params(SEED_SIZES)
+    x, y = mnist.x_train[:4] / np.float64(255), mnist.y_train[:4].astype(np.int64)
+    in_float32 = lambda p, x, y: [{k: v.astype(np.float32) for k, v in g.items()} for g in reference.backprop(p, x, y)]  # noqa: E731
+    text = str(check_gradients(in_float32, params, x, y))
+    assert "equals the correct gradient to within" in text and "the gap is rounding" in text
+    assert "matches" not in text, text
+
+
+def test_a_tolerance_of_1_or_more_would_pass_a_sign_error_and_is_refused():
+    params, (x, y) = make_params((6, 4, 3)), make_batch(3, 6, 3)
+    with pytest.raises(InputError, match="tolerance must be below 1"):
+        check_gradients(
+            lambda p, x, y: [{k: -v for k, v in g.items()} for g in reference.backprop(p, x, y)],
+            params,
+            x,
+            y,
+            tolerance=1e300,
+        )
+
+
 @pytest.mark.parametrize("bad", [0.0, -1e-6, float("nan"), float("inf"), "1e-6", True])
 def test_tolerance_must_be_a_finite_positive_number(bad):
     params, (x, y) = make_params((6, 4, 3)), make_batch(3, 6, 3)

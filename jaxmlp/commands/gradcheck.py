@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--batch must be at least 1; got {args.batch}")
     if not 0 <= args.seed < 2**63:
         raise UsageError(f"--seed must be an integer 0..2**63-1; got {args.seed}")
+    if not args.finite_differences and (args.fd_mode != "all" or args.directions != 8):
+        raise UsageError("--fd-mode and --directions shape the finite-difference check: add --finite-differences")
     try:
         return _run(args)
     except LearnerError as error:

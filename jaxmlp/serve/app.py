@@ -35,7 +35,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -204,10 +204,13 @@ async def read_json(request: Request) -> Any:
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise ApiError(413, f"body is {int(declared):,} bytes; at most {MAX_BODY:,} are accepted")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise ApiError(413, f"body is over {MAX_BODY:,} bytes; at most {MAX_BODY:,} are accepted")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise ApiError(413, f"body is over {MAX_BODY:,} bytes; at most {MAX_BODY:,} are accepted")
+    except ClientDisconnect:  # the page went away mid-request: nobody to answer, nothing to log
+        raise ApiError(400, "the client disconnected before sending the whole body") from None
 
     def refuse(constant: str) -> None:
         raise ValueError(f"{constant} is not a number JSON allows")
