@@ -1,4 +1,5 @@
-"""Every command and code block of the README runs as written, after the Quick start.
+"""Every command and code block of the README runs as written, after the Quick start (files it asks you to save
+included).
 
 The README's ```bash blocks are run line by line (lines that start with ``jaxmlp`` or ``python``, optionally
 after ``NAME=value`` assignments) in one scratch folder, in order, so later commands find the files earlier ones
@@ -20,20 +21,27 @@ import re
 import shlex
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-BLOCK = re.compile(r"(<!-- readme-test: skip[^>]*-->\s*\n)?```(bash|python)\n(.*?)```", re.S)
+BLOCK = re.compile(r"(<!-- readme-test: (?:skip|save) ?([^>]*?) *-->\s*\n)?```(bash|python)\n(.*?)```", re.S)
 EXIT = re.compile(r"#\s*exit (\d+)\s*$")
 ASSIGNMENT = re.compile(r"^[A-Z_][A-Z0-9_]*=\S*$")
 
 
 def readme_steps(text: str) -> list[tuple[str, str, int]]:
-    """``(kind, code, expected exit code)`` for every runnable README line or block, in order."""
-    steps = []
-    for skip, kind, body in BLOCK.findall(text):
-        if skip:
+    """``(kind, code, expected exit code)`` for every runnable README line or block, in order.
+
+    A block marked ``<!-- readme-test: save NAME -->`` is a file the README asks you to save: ``("file", NAME, body)``.
+    """
+    steps: list[tuple[str, str, Any]] = []
+    for marker, name, kind, body in BLOCK.findall(text):
+        if marker and "save" in marker:
+            steps.append(("file", name, body))
+            continue
+        if marker:
             continue
         if kind == "python":
             steps.append(("python", body, 0))
@@ -54,11 +62,13 @@ def test_the_step_finder_reads_blocks_skips_and_exit_codes():
         "```bash\nmake train\njaxmlp train --epochs 2   # a comment\n"
         "jaxmlp gradcheck --grad-fn bad.py:g  # exit 1\n```\n"
         "<!-- readme-test: skip needs two hosts -->\n```bash\njaxmlp train --coordinator h:1\n```\n"
+        "<!-- readme-test: save mine.py -->\n```python\ndef g(): pass\n```\n"
         "```python\nimport jaxmlp\n```\n"
     )
     assert readme_steps(text) == [
         ("bash", "jaxmlp train --epochs 2", 0),
         ("bash", "jaxmlp gradcheck --grad-fn bad.py:g", 1),
+        ("file", "mine.py", "def g(): pass\n"),
         ("python", "import jaxmlp\n", 0),
     ]
 
@@ -75,11 +85,14 @@ def test_every_readme_command_runs_as_written(mnist, tmp_path):
     env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
     env.pop("JAXMLP_COMPILATION_CACHE", None)
     python_blocks = [code for kind, code, _ in steps if kind == "python"]
+    for kind, name, body in steps:
+        if kind == "file":
+            (tmp_path / name).write_text(body)
     quick_start = [os.path.join(bin_dir, "jaxmlp"), "train", "--preset", "seed", "--out", "runs/seed"]  # make train
     done = subprocess.run(quick_start, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     for kind, code, expected in steps:
-        if kind == "python":
+        if kind in ("python", "file"):
             continue
         words = shlex.split(code)
         assigned = dict(w.split("=", 1) for w in words if ASSIGNMENT.match(w))
