@@ -16,7 +16,7 @@ TYPECHECK_ENFORCED ?= 1
 .PHONY: train test test-min bench lint typecheck docs dist notebooks clean
 
 train: $(VENV)/.installed
-	$(BIN)/jaxmlp train --preset seed --out runs/seed
+	$(BIN)/jaxmlp train --preset seed --out runs/seed --overwrite
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
