@@ -146,7 +146,7 @@ def initialize_distributed(
     # 0 joins a running one: both are looked for first, so they end in one line instead.
     if process_id != 0:
         _wait_for_listener(host, int(port), deadline, coordinator)
-    elif _listening(host, int(port)):
+    elif _refused(host, int(port)) is None:
         raise InputError(
             f"something already listens at {coordinator} (another process 0?); each run needs its own --coordinator"
         )
@@ -175,22 +175,18 @@ def initialize_distributed(
         ) from None
 
 
-def _listening(host: str, port: int) -> bool:
+def _refused(host: str, port: int) -> str | None:
+    """None if something accepts a TCP connection at ``host:port``, else why not."""
     try:
         with socket.create_connection((host, port), timeout=1.0):
-            return True
-    except OSError:
-        return False
+            return None
+    except OSError as error:
+        return error.strerror or type(error).__name__
 
 
 def _wait_for_listener(host: str, port: int, deadline: float, coordinator: str) -> None:
     """Return once something accepts TCP connections at ``host:port``; ``InputError`` after ``deadline``."""
-    while True:
-        try:
-            with socket.create_connection((host, port), timeout=1.0):
-                return
-        except OSError as error:
-            reason = error.strerror or type(error).__name__
+    while (reason := _refused(host, port)) is not None:
         if time.monotonic() >= deadline:
             raise InputError(
                 f"no coordinator answers at {coordinator} ({reason}); start process 0 first, with the same "

@@ -88,6 +88,10 @@ def plan_run(args: argparse.Namespace, say: Any) -> Any:
         out = args.out if args.out is not None else str(default_folder(preset))
     if args.out is not None and args.out.strip() == "":
         raise InputError("--out is empty; expected a folder name like runs/seed")
+    if args.devices and args.coordinator is None:  # the device count and the split are known before any work
+        from jaxmlp.parallel import check_batch, data_mesh
+
+        check_batch(config.batch_size or 60_000, data_mesh(args.devices))  # full batch: MNIST's 60,000 images
     shown = ", ".join(f"{k}={v}" for k, v in config.changes_from(jaxmlp.PRESETS[preset]).items())
     capped = f" (epochs capped by ${EPOCHS_ENV})" if os.environ.get(EPOCHS_ENV) else ""
     say(f"{preset} preset" + (f", overridden: {shown}" if shown else "") + f"{capped}; writing to {out}")
@@ -143,19 +147,6 @@ def _check_scale_out(args: argparse.Namespace) -> None:
     multi = (args.coordinator, args.num_processes, args.process_id)
     if any(v is not None for v in multi) and any(v is None for v in multi):
         raise InputError("multi-host training needs all of --coordinator, --num-processes and --process-id")
-    if args.devices and args.coordinator is None:  # the device count and the split are known before any work
-        from jaxmlp.parallel import check_batch, data_mesh
-
-        check_batch(_batch_for(args), data_mesh(args.devices))
-
-
-def _batch_for(args: argparse.Namespace) -> int:
-    """The global batch the run will use: the flag, else its preset's (full batch: all 60,000 images)."""
-    import jaxmlp
-
-    if args.batch_size is not None:
-        return 60_000 if args.batch_size == "full" else args.batch_size
-    return jaxmlp.PRESETS[args.preset or "seed"].batch_size or 60_000
 
 
 def _env_epochs() -> int:

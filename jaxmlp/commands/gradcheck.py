@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jaxmlp.commands.common import positive
-from jaxmlp.errors import InputError as UsageError
+from jaxmlp.errors import InputError
 
 CHOICES = {
     "activation": ("sigmoid", "relu", "tanh"),
@@ -105,11 +105,11 @@ _tolerance.__name__ = "float"
 
 def run(args: argparse.Namespace) -> int:
     if args.batch < 1:
-        raise UsageError(f"--batch must be at least 1; got {args.batch}")
+        raise InputError(f"--batch must be at least 1; got {args.batch}")
     if not 0 <= args.seed < 2**63:
-        raise UsageError(f"--seed must be an integer 0..2**63-1; got {args.seed}")
+        raise InputError(f"--seed must be an integer 0..2**63-1; got {args.seed}")
     if not args.finite_differences and (args.fd_mode != "all" or args.directions != 8):
-        raise UsageError("--fd-mode and --directions shape the finite-difference check: add --finite-differences")
+        raise InputError("--fd-mode and --directions shape the finite-difference check: add --finite-differences")
     try:
         return _run(args)
     except LearnerError as error:
@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
         grad_fn, name = _guarded(load_grad_fn(args.grad_fn), args.grad_fn), args.grad_fn
     else:
         if args.layout != "jaxmlp":
-            raise UsageError("--layout needs --grad-fn (jaxmlp's own reference uses the jaxmlp layout)")
+            raise InputError("--layout needs --grad-fn (jaxmlp's own reference uses the jaxmlp layout)")
         grad_fn, name = functools.partial(reference.backprop, **settings), "jaxmlp.reference.backprop"
 
     x, y, images = _images(args.batch, args.seed)
@@ -144,7 +144,7 @@ def _run(args: argparse.Namespace) -> int:
             for layer in init_params(jax.random.key(args.seed), dtype=dtype)
         ]
     if params[0]["w"].dtype != dtype:  # never a silent float32 check when float64 was asked for
-        raise UsageError(f"--dtype {args.dtype}: the params came out {params[0]['w'].dtype}; this is a jaxmlp bug")
+        raise InputError(f"--dtype {args.dtype}: the params came out {params[0]['w'].dtype}; this is a jaxmlp bug")
     report = check_gradients(
         grad_fn,
         params,
@@ -194,16 +194,16 @@ def load_grad_fn(spec: str) -> Callable[..., Any]:
     the module's code, with its prints sent to stderr. Returns the function."""
     module_name, _, function_name = spec.rpartition(":")
     if not module_name or not function_name:
-        raise UsageError(f"--grad-fn must look like module:function or path/to/file.py:function; got {spec!r}")
+        raise InputError(f"--grad-fn must look like module:function or path/to/file.py:function; got {spec!r}")
     try:
         with contextlib.redirect_stdout(sys.stderr):
             load = _import_file if module_name.endswith(".py") else importlib.import_module
             module = load(module_name)
     except ModuleNotFoundError as error:
         if error.name and module_name.split(".")[0] == error.name.split(".")[0]:
-            raise UsageError(f"--grad-fn: cannot import {module_name}: {error}") from error
+            raise InputError(f"--grad-fn: cannot import {module_name}: {error}") from error
         raise LearnerError(f"importing {module_name}", _skip_own_frames(error)) from error
-    except UsageError:
+    except InputError:
         raise
     except (Exception, SystemExit) as error:  # a SyntaxError or any exception while the learner's module runs
         raise LearnerError(f"importing {module_name}", error) from error
@@ -211,23 +211,23 @@ def load_grad_fn(spec: str) -> Callable[..., Any]:
     for part in function_name.split("."):  # also Class.method
         function = getattr(function, part, None)
     if not callable(function):
-        raise UsageError(f"--grad-fn: {module_name} has no function {function_name!r}")
+        raise InputError(f"--grad-fn: {module_name} has no function {function_name!r}")
     return function
 
 
 def _import_file(filename: str) -> Any:
     path = Path(filename).resolve()
     if not path.is_file():
-        raise UsageError(f"--grad-fn: no file {filename}")
+        raise InputError(f"--grad-fn: no file {filename}")
     folder = str(path.parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)  # so the learner's file can import its neighbours
     spec = importlib.util.spec_from_file_location(path.stem, path)
     if spec is None or spec.loader is None:
-        raise UsageError(f"--grad-fn: cannot import {filename} as a Python module")
+        raise InputError(f"--grad-fn: cannot import {filename} as a Python module")
     clash = sys.modules.get(path.stem)
     if clash is not None and Path(getattr(clash, "__file__", "") or "").resolve() != path:
-        raise UsageError(
+        raise InputError(
             f"--grad-fn: {path.name} has the name of the module {path.stem!r} that Python already uses; rename it"
         )
     module = importlib.util.module_from_spec(spec)
@@ -250,6 +250,6 @@ def _images(batch: int, seed: int) -> tuple[Any, Any, str]:
         x = rng.random((batch, 784), dtype=np.float32)
         return x, rng.integers(0, 10, batch, dtype=np.int32), f"{batch} random-pixel images"
     if batch > len(data.y_train):
-        raise UsageError(f"--batch must be at most {len(data.y_train)} (the MNIST training set); got {batch}")
+        raise InputError(f"--batch must be at most {len(data.y_train)} (the MNIST training set); got {batch}")
     index = rng.choice(len(data.y_train), size=batch, replace=False)
     return to_float(data.x_train[index]), np.asarray(data.y_train[index], np.int32), f"{batch} MNIST images"
